@@ -1,0 +1,191 @@
+// Package stores is the contract between leasectl and the key-value stores
+// that hold export leases, in the spirit of database/sql/driver: one small
+// interface, the Entry it returns, and sentinel errors that callers check with
+// errors.Is. Drivers live in sub-packages (memory, etcd, consul, natskv) and
+// prove themselves with the conformance suite in stores/storetest.
+//
+// Revisions are the backend's own: etcd's mod_revision, Consul's ModifyIndex,
+// the JetStream stream sequence. Revision 0 always means "absent".
+// A zero-length value is an ordinary value (a lease tombstone), never a
+// deletion: Get returns it like any other.
+package stores
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Drivers wrap them together with the backend's own error,
+// e.g. fmt.Errorf("%w: %w", stores.ErrConflict, err), so that callers can
+// both branch on the outcome and log what the server said.
+var (
+	// ErrNotFound means the key does not exist, or holds a delete or purge
+	// marker (NATS KV).
+	ErrNotFound = errors.New("stores: key not found")
+	// ErrExists means a create-only write found the key already present.
+	ErrExists = errors.New("stores: key already exists")
+	// ErrConflict means a compare-and-swap found a revision other than the
+	// one expected: someone else wrote the key since it was read.
+	ErrConflict = errors.New("stores: revision conflict")
+	// ErrInvalidKey means the backend cannot store this key (empty, or
+	// characters the backend forbids). Nothing was sent to the server.
+	ErrInvalidKey = errors.New("stores: invalid key")
+	// ErrReadOnly means the store was opened read-only and refuses writes.
+	ErrReadOnly = errors.New("stores: store is read-only")
+)
+
+// Entry is one key as stored, with the revision of its last write.
+type Entry struct {
+	// Key is the full key as stored (never a suffix relative to a prefix).
+	Key string
+	// Value is the raw stored bytes; zero-length for a tombstone.
+	Value []byte
+	// Revision is the backend revision of the write that produced Value;
+	// never 0 for an entry that exists.
+	Revision uint64
+}
+
+// Store is what a lease needs from a key-value store. Implementations must be
+// safe for concurrent use. Every method takes a context first and honours its
+// cancellation.
+type Store interface {
+	// Get returns the latest value of key and its revision, including
+	// zero-length values. It returns ErrNotFound when the key is absent or
+	// holds a delete/purge marker.
+	Get(ctx context.Context, key string) (Entry, error)
+
+	// Create writes value under key only if the key does not exist (a
+	// delete/purge marker counts as not existing) and returns the new
+	// revision. It returns an error matching ErrExists when the key exists;
+	// drivers that learn the current entry in the same round trip return it
+	// inside an *ExistsError.
+	Create(ctx context.Context, key string, value []byte) (uint64, error)
+
+	// Update writes value under key only if the key's current revision is
+	// rev, and returns the new revision. It returns an error matching
+	// ErrConflict when the revision differs or the key no longer exists.
+	Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error)
+
+	// List returns every live key under prefix (all keys for ""), with values
+	// and revisions, sorted by key. It costs a bounded number of round trips,
+	// not one per key.
+	List(ctx context.Context, prefix string) ([]Entry, error)
+}
+
+// Watcher is the optional capability to follow changes, found by type
+// assertion like http.Flusher.
+type Watcher interface {
+	// Watch streams the entries under prefix: first a snapshot of every live
+	// key as EventPut events, then EventSynced, then changes as they happen.
+	// The channel is closed when ctx ends. Transient failures (a server
+	// restart) are reported as EventError and retried by the driver; when the
+	// driver cannot resume exactly where it was, it sends EventReset followed
+	// by a fresh snapshot and EventSynced, so a consumer that drops its state
+	// on EventReset never loses the latest state of a key.
+	Watch(ctx context.Context, prefix string) (<-chan Event, error)
+}
+
+// EventKind says what a watch Event reports.
+type EventKind int
+
+const (
+	// EventPut reports the current value of a key (snapshot or change).
+	EventPut EventKind = iota + 1
+	// EventDelete reports that a key was deleted or purged.
+	EventDelete
+	// EventSynced reports that the snapshot is complete: the consumer now
+	// holds every live key.
+	EventSynced
+	// EventReset reports that the driver lost its position; the consumer
+	// should forget what it holds, a fresh snapshot follows.
+	EventReset
+	// EventError reports a transient failure; the driver keeps retrying.
+	EventError
+)
+
+// String returns the kind's lower-case name.
+func (k EventKind) String() string {
+	switch k {
+	case EventPut:
+		return "put"
+	case EventDelete:
+		return "delete"
+	case EventSynced:
+		return "synced"
+	case EventReset:
+		return "reset"
+	case EventError:
+		return "error"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is one item of a watch stream.
+type Event struct {
+	Kind EventKind
+	// Entry is the key's new state for EventPut, and carries Key (and the
+	// deleting revision when known) for EventDelete.
+	Entry Entry
+	// Err is set for EventError.
+	Err error
+}
+
+// ExistsError is the error a driver returns from Create when the key exists
+// and the driver learned the current entry in the same round trip (etcd's
+// Txn Else branch). It matches ErrExists; callers use errors.As to skip a
+// separate read.
+type ExistsError struct {
+	// Current is the entry that made the create fail.
+	Current Entry
+}
+
+// Error implements error.
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("%v: %q at revision %d", ErrExists, e.Current.Key, e.Current.Revision)
+}
+
+// Is reports whether target is ErrExists.
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }
+
+// ReadOnlyReporter is the optional capability of a store to say that it
+// refuses writes; the lease library refuses to build a fleet lease on it.
+type ReadOnlyReporter interface {
+	// ReadOnly reports whether every write will fail with ErrReadOnly.
+	ReadOnly() bool
+}
+
+// IsReadOnly reports whether s says it refuses writes.
+func IsReadOnly(s Store) bool {
+	r, ok := s.(ReadOnlyReporter)
+	return ok && r.ReadOnly()
+}
+
+// ReadOnly wraps s so that every write fails with ErrReadOnly before anything
+// reaches the backend. Reads and watches pass through.
+func ReadOnly(s Store) Store {
+	if IsReadOnly(s) {
+		return s
+	}
+	if w, ok := s.(Watcher); ok {
+		return readOnlyWatcher{readOnly{s}, w}
+	}
+	return readOnly{s}
+}
+
+type readOnly struct{ Store }
+
+func (readOnly) ReadOnly() bool { return true }
+
+func (readOnly) Create(context.Context, string, []byte) (uint64, error) {
+	return 0, ErrReadOnly
+}
+
+func (readOnly) Update(context.Context, string, []byte, uint64) (uint64, error) {
+	return 0, ErrReadOnly
+}
+
+type readOnlyWatcher struct {
+	readOnly
+	Watcher
+}

@@ -1,0 +1,420 @@
+// Package config loads leasectl's YAML configuration (SPEC §7): the operator's
+// name, the audit log and the named stores. Errors name the file, the line
+// and the field. Secrets are never inline: they come from environment
+// variables or files, and are resolved when a store is opened, not when the
+// file is parsed, so a config can be checked without them.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Kinds of store a config can name.
+const (
+	KindEtcd   = "etcd"
+	KindConsul = "consul"
+	KindNATS   = "nats"
+	KindMemory = "memory"
+)
+
+// DefaultAuditLog is where the audit log goes when the config names none:
+// under XDG state, private to the user.
+const DefaultAuditLog = "~/.local/state/leasectl/audit.jsonl"
+
+// ErrNoConfig means no config file was given or found; the console then opens
+// on the demo.
+var ErrNoConfig = errors.New("config: no configuration file")
+
+// Error is a configuration error located in a file.
+type Error struct {
+	File  string
+	Line  int    // 0 when unknown
+	Field string // e.g. "stores[1].kind"; "" for the whole file
+	Err   error
+}
+
+// Error implements error: "config: FILE:LINE: FIELD: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("config: ")
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Config is a loaded configuration file.
+type Config struct {
+	// File is the path it was loaded from.
+	File string
+	// Operator names who acts; default $USER@hostname.
+	Operator string `yaml:"operator"`
+	// AuditLog is the JSON Lines audit log path, with "~/" expanded.
+	AuditLog string `yaml:"audit_log"`
+	// ReadOnly makes every store read-only.
+	ReadOnly bool `yaml:"read_only"`
+	// Stores are the configured stores, in file order.
+	Stores []Store `yaml:"stores"`
+}
+
+// TLS names the files for a TLS connection. All paths have "~/" expanded.
+type TLS struct {
+	CA                 string `yaml:"ca"`
+	Cert               string `yaml:"cert"`
+	Key                string `yaml:"key"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Store is one named store.
+type Store struct {
+	// Line is where the store's entry starts in the file.
+	Line int `yaml:"-"`
+
+	Name     string `yaml:"name"`
+	Kind     string `yaml:"kind"`
+	Prefix   string `yaml:"prefix"`
+	ReadOnly bool   `yaml:"read_only"`
+	TLS      *TLS   `yaml:"tls"`
+
+	// etcd
+	Endpoints    []string `yaml:"endpoints"`
+	Username     string   `yaml:"username"`
+	PasswordEnv  string   `yaml:"password_env"`
+	PasswordFile string   `yaml:"password_file"`
+
+	// Consul
+	Address    string `yaml:"address"`
+	Datacenter string `yaml:"datacenter"`
+
+	// Consul ACL token or NATS token.
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+
+	// NATS
+	URL    string `yaml:"url"`
+	Bucket string `yaml:"bucket"`
+	Creds  string `yaml:"creds"`
+
+	// Inline secrets are refused with a pointer to the right field.
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+}
+
+// Path finds the config file: explicit, else $LEASECTL_CONFIG, else
+// $XDG_CONFIG_HOME/leasectl/config.yaml (~/.config when unset). It returns
+// ErrNoConfig when none was given and the default does not exist.
+func Path(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if p := os.Getenv("LEASECTL_CONFIG"); p != "" {
+		return p, nil
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", ErrNoConfig
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	p := filepath.Join(dir, "leasectl", "config.yaml")
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", ErrNoConfig
+		}
+		return "", &Error{File: p, Err: err}
+	}
+	return p, nil
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: err}
+	}
+	return Parse(path, b)
+}
+
+// Parse validates a config held in memory; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: name, Err: errors.New("empty file: define at least one store")}
+		}
+		return nil, yamlError(name, err)
+	}
+	c.File = name
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// UnmarshalYAML records where each store starts, so validation errors can
+// name the line.
+func (s *Store) UnmarshalYAML(n *yaml.Node) error {
+	// A custom unmarshaler escapes the decoder's KnownFields check, so
+	// unknown fields (usually typos) are caught here.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !storeFields[k.Value] {
+				return fmt.Errorf("line %d: field %s not found in a store (known: %s)", k.Line, k.Value, knownStoreFields())
+			}
+		}
+	}
+	type plain Store
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*s = Store(p)
+	s.Line = n.Line
+	return nil
+}
+
+// storeFields is the set of YAML names a store accepts.
+var storeFields = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[Store]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	return m
+}()
+
+func knownStoreFields() string {
+	names := make([]string, 0, len(storeFields))
+	for n := range storeFields {
+		if n != "password" && n != "token" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError turns yaml.v3's "line N: msg" errors into located Errors.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		err = errors.New(te.Errors[0])
+	}
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		var line int
+		fmt.Sscan(m[1], &line)
+		return &Error{File: file, Line: line, Err: errors.New(m[2])}
+	}
+	return &Error{File: file, Err: err}
+}
+
+var storeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (c *Config) validate() error {
+	if len(c.Stores) == 0 {
+		return &Error{File: c.File, Field: "stores", Err: errors.New("no stores defined")}
+	}
+	if c.Operator == "" {
+		c.Operator = DefaultOperator()
+	}
+	if c.AuditLog == "" {
+		c.AuditLog = DefaultAuditLog
+	}
+	var err error
+	if c.AuditLog, err = ExpandHome(c.AuditLog); err != nil {
+		return &Error{File: c.File, Field: "audit_log", Err: err}
+	}
+	seen := map[string]int{}
+	for i := range c.Stores {
+		s := &c.Stores[i]
+		fail := func(field, format string, args ...any) error {
+			return &Error{File: c.File, Line: s.Line, Field: fmt.Sprintf("stores[%d].%s", i, field), Err: fmt.Errorf(format, args...)}
+		}
+		switch {
+		case s.Name == "":
+			return fail("name", "missing")
+		case !storeName.MatchString(s.Name):
+			return fail("name", "%q: use letters, digits, '.', '_' and '-'", s.Name)
+		}
+		if prev, dup := seen[s.Name]; dup {
+			return fail("name", "%q already used by the store on line %d", s.Name, prev)
+		}
+		seen[s.Name] = s.Line
+		if s.Password != "" {
+			return fail("password", "secrets are never inline: use password_env or password_file")
+		}
+		if s.Token != "" {
+			return fail("token", "secrets are never inline: use token_env or token_file")
+		}
+		if s.PasswordEnv != "" && s.PasswordFile != "" {
+			return fail("password_file", "set password_env or password_file, not both")
+		}
+		if s.TokenEnv != "" && s.TokenFile != "" {
+			return fail("token_file", "set token_env or token_file, not both")
+		}
+		for _, p := range []*string{&s.PasswordFile, &s.TokenFile, &s.Creds} {
+			if *p, err = ExpandHome(*p); err != nil {
+				return fail("path", "%v", err)
+			}
+		}
+		if s.TLS != nil {
+			for _, p := range []*string{&s.TLS.CA, &s.TLS.Cert, &s.TLS.Key} {
+				if *p, err = ExpandHome(*p); err != nil {
+					return fail("tls", "%v", err)
+				}
+			}
+			if (s.TLS.Cert == "") != (s.TLS.Key == "") {
+				return fail("tls", "cert and key go together")
+			}
+		}
+		if err := s.validateKind(fail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateKind checks the kind and its fields. A field that only makes sense
+// for another kind is almost always a copy-paste mistake, so it is an error.
+func (s *Store) validateKind(fail func(field, format string, args ...any) error) error {
+	foreign := map[string]bool{}
+	switch s.Kind {
+	case KindEtcd:
+		foreign = map[string]bool{"address": s.Address != "", "datacenter": s.Datacenter != "", "url": s.URL != "", "bucket": s.Bucket != "", "creds": s.Creds != ""}
+		if s.Username == "" && (s.PasswordEnv != "" || s.PasswordFile != "") {
+			return fail("username", "a password needs a username")
+		}
+		if s.TokenEnv != "" || s.TokenFile != "" {
+			return fail("token_env", "etcd authenticates with username and password_env")
+		}
+	case KindConsul:
+		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "username": s.Username != "", "password_env": s.PasswordEnv != "", "password_file": s.PasswordFile != "", "url": s.URL != "", "bucket": s.Bucket != "", "creds": s.Creds != ""}
+		if strings.HasPrefix(s.Prefix, "/") {
+			return fail("prefix", "Consul keys never start with '/'")
+		}
+	case KindNATS:
+		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "username": s.Username != "", "password_env": s.PasswordEnv != "", "password_file": s.PasswordFile != "", "address": s.Address != "", "datacenter": s.Datacenter != ""}
+		if s.Bucket == "" {
+			return fail("bucket", "missing: a NATS store is one KV bucket")
+		}
+		if s.Creds != "" && (s.TokenEnv != "" || s.TokenFile != "") {
+			return fail("creds", "set creds or a token, not both")
+		}
+	case KindMemory:
+		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "address": s.Address != "", "url": s.URL != "", "bucket": s.Bucket != "", "tls": s.TLS != nil}
+	case "":
+		return fail("kind", "missing (want etcd, consul, nats or memory)")
+	default:
+		return fail("kind", "unknown kind %q (want etcd, consul, nats or memory)", s.Kind)
+	}
+	for _, f := range []string{"endpoints", "username", "password_env", "password_file", "address", "datacenter", "url", "bucket", "creds", "tls"} {
+		if foreign[f] {
+			return fail(f, "not used by a %s store", s.Kind)
+		}
+	}
+	return nil
+}
+
+// Secret returns the value of a secret named by an environment variable or a
+// file (trailing newline trimmed). It fails when the variable is unset or
+// the file unreadable, naming which; both empty means "no secret".
+func Secret(env, file string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", fmt.Errorf("config: environment variable %s is not set", env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("config: read secret: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
+}
+
+// Find returns the stores named in names, in the config's order; all stores
+// when names is empty. An unknown name is an error listing the known ones.
+func (c *Config) Find(names []string) ([]Store, error) {
+	if len(names) == 0 {
+		return c.Stores, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []Store
+	for _, s := range c.Stores {
+		if want[s.Name] {
+			out = append(out, s)
+			delete(want, s.Name)
+		}
+	}
+	for n := range want {
+		known := make([]string, len(c.Stores))
+		for i, s := range c.Stores {
+			known[i] = s.Name
+		}
+		return nil, fmt.Errorf("config: %s: no store named %q (have %s)", c.File, n, strings.Join(known, ", "))
+	}
+	return out, nil
+}
+
+// DefaultOperator is $USER@hostname, the operator name when none is set.
+func DefaultOperator() string {
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return user
+	}
+	return user + "@" + host
+}
+
+// ExpandHome replaces a leading "~/" with the user's home directory.
+func ExpandHome(path string) (string, error) {
+	if path != "~" && !strings.HasPrefix(path, "~/") {
+		return path, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("expand %q: %w", path, err)
+	}
+	return filepath.Join(home, path[1:]), nil
+}

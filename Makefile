@@ -9,7 +9,7 @@ GO        ?= go
 BIN       := bin/leasectl
 # Consul is built from source once per machine (about 3-5 minutes) and cached
 # outside the repository; scripts/ensure-consul.sh prints its path.
-CONSUL     = $(shell scripts/ensure-consul.sh)
+CONSUL    := scripts/ensure-consul.sh
 
 .PHONY: all build run test test-deps vet fuzz bench clean
 
@@ -22,13 +22,13 @@ run: build
 	./$(BIN) $(ARGS)
 
 test-deps:
-	@scripts/ensure-consul.sh >/dev/null
+	@$(CONSUL) >/dev/null
 
 vet:
 	$(GO) vet ./...
 
 test: test-deps vet build
-	LEASECTL_CONSUL="$(CONSUL)" LEASECTL_BIN="$(CURDIR)/$(BIN)" $(GO) test -race -count=1 -timeout 40m ./...
+	LEASECTL_CONSUL="$$($(CONSUL))" LEASECTL_BIN="$(CURDIR)/$(BIN)" $(GO) test -race -count=1 -timeout 40m ./...
 
 # Fuzz the record decoder (FUZZTIME=1m by default).
 FUZZTIME ?= 1m
@@ -36,7 +36,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./lease/
 
 bench: test-deps
-	LEASECTL_CONSUL="$(CONSUL)" $(GO) test -run=NONE -bench=. -benchmem ./...
+	LEASECTL_CONSUL="$$($(CONSUL))" $(GO) test -run=NONE -bench=. -benchmem ./...
 
 clean:
 	rm -rf bin

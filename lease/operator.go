@@ -466,6 +466,9 @@ func (o *Operator) checkWrite(key string) error {
 	case o.auditor == nil:
 		return &AuditError{Err: errNoAuditor}
 	}
+	if err := stores.CheckKey(o.store, key); err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
 	return nil
 }
 

@@ -74,7 +74,9 @@ type Store interface {
 }
 
 // Watcher is the optional capability to follow changes, found by type
-// assertion like http.Flusher.
+// assertion like http.Flusher. A watch guarantees the latest state of every
+// key, not every intermediate value: a slow consumer may see a key's changes
+// coalesced.
 type Watcher interface {
 	// Watch streams the entries under prefix: first a snapshot of every live
 	// key as EventPut events, then EventSynced, then changes as they happen.
@@ -148,6 +150,27 @@ func (e *ExistsError) Error() string {
 // Is reports whether target is ErrExists.
 func (e *ExistsError) Is(target error) bool { return target == ErrExists }
 
+// KeyChecker is the optional capability to tell, without I/O, whether the
+// backend can hold a key. Operators check keys before auditing a write, so
+// a typo is a clear error rather than an audited failure.
+type KeyChecker interface {
+	// CheckKey returns an error matching ErrInvalidKey for a key the
+	// backend cannot hold.
+	CheckKey(key string) error
+}
+
+// CheckKey reports whether s can hold key: an empty key never, otherwise as
+// the store's KeyChecker says (stores without one accept any key).
+func CheckKey(s Store, key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	if kc, ok := s.(KeyChecker); ok {
+		return kc.CheckKey(key)
+	}
+	return nil
+}
+
 // ReadOnlyReporter is the optional capability of a store to say that it
 // refuses writes; the lease library refuses to build a fleet lease on it.
 type ReadOnlyReporter interface {
@@ -176,6 +199,8 @@ func ReadOnly(s Store) Store {
 type readOnly struct{ Store }
 
 func (readOnly) ReadOnly() bool { return true }
+
+func (r readOnly) CheckKey(key string) error { return CheckKey(r.Store, key) }
 
 func (readOnly) Create(context.Context, string, []byte) (uint64, error) {
 	return 0, ErrReadOnly

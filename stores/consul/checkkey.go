@@ -1,0 +1,9 @@
+package consul
+
+import "github.com/leasectl/leasectl/stores"
+
+var _ stores.KeyChecker = (*Store)(nil)
+
+// CheckKey returns an error matching stores.ErrInvalidKey, without I/O, for
+// a key Consul cannot address faithfully.
+func (s *Store) CheckKey(key string) error { return checkKey("check", key) }

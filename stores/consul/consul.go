@@ -1,0 +1,481 @@
+// Package consul is the stores.Store driver for the Consul KV store, built on
+// github.com/hashicorp/consul/api.
+//
+// A revision is the key's ModifyIndex. Reads use the KV endpoint (one GET
+// per Get, one GET ?recurse per List). Writes go through the transaction
+// endpoint (PUT /v1/txn) with a single "cas" operation rather than through
+// PUT /v1/kv/<key>?cas=<index>: both are the same compare-and-swap in the
+// state store, but the KV endpoint answers only true or false, with no index,
+// while the transaction endpoint answers with the written entry and its
+// ModifyIndex. Create and Update therefore cost one round trip each and
+// return the exact revision of their own write; a follow-up Get could return
+// a later writer's revision, and a guard holding that revision would then
+// overwrite a write it has never seen.
+//
+// Consul skips a write whose key, value, flags and session equal what is
+// stored, and keeps the old ModifyIndex. Two compare-and-swaps against the
+// same revision that write the same bytes would then both succeed. The driver
+// therefore stores, in the key's Flags, the revision each write replaced
+// (0 for a create): every successful write differs from the entry it replaces
+// (whose Flags hold a strictly smaller revision), so every write takes a new
+// index, as on etcd and NATS, and at most one compare-and-swap per revision
+// succeeds. Flags carry nothing else and the driver never reads them.
+//
+// Keys must not be empty, start with "/", contain "//" or a "." or ".."
+// segment (the agent's HTTP router rewrites such paths, so a read would
+// silently reach another key), contain a non-printable character (the agent
+// refuses such paths), or be invalid UTF-8 (JSON would rewrite it).
+// Such keys fail with stores.ErrInvalidKey before anything is sent.
+package consul
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/leasectl/leasectl/stores"
+)
+
+var (
+	_ stores.Store   = (*Store)(nil)
+	_ stores.Watcher = (*Store)(nil)
+)
+
+// ErrPermissionDenied means the agent refused the request because of its
+// ACLs: the token is unknown, lacks the key:read or key:write permission the
+// operation needs, or (for List and Watch) cannot read every key under the
+// prefix. The agent's own message is wrapped alongside it.
+var ErrPermissionDenied = errors.New("consul: permission denied by ACLs")
+
+// Defaults.
+const (
+	// DefaultAddress is the agent's address when neither Config.Address nor
+	// $CONSUL_HTTP_ADDR is set: the local agent, as every Consul tool assumes.
+	DefaultAddress = "127.0.0.1:8500"
+
+	// DefaultWatchWait is how long a watch's blocking query waits for a
+	// change before asking again: Consul's recommended ~5m keeps idle
+	// watches to one request per key prefix every few minutes.
+	DefaultWatchWait = 5 * time.Minute
+
+	// DefaultRetryMin is a watch's first delay after a failed query: quick
+	// enough that a restarted agent is noticed at once.
+	DefaultRetryMin = 100 * time.Millisecond
+	// DefaultRetryMax caps a watch's exponential backoff: a console recovers
+	// within seconds of an agent coming back, without hammering one that is
+	// down.
+	DefaultRetryMax = 5 * time.Second
+
+	// maxWatchWait is the longest wait the agent honours (it caps wait at
+	// 10 minutes).
+	maxWatchWait = 10 * time.Minute
+
+	// blockingSlack is added to the wait (and Consul's wait/16 jitter) to
+	// bound each blocking query, so a silently dead connection is noticed.
+	blockingSlack = 15 * time.Second
+
+	// maxIdleConnsPerHost lets Dial's client keep one connection per
+	// concurrent caller (many leases of one process, the console's watches)
+	// instead of the api default of GOMAXPROCS+1, which makes every extra
+	// concurrent request open and close a socket.
+	maxIdleConnsPerHost = 64
+)
+
+// Store is a stores.Store and stores.Watcher on a Consul agent's KV store. It
+// is safe for concurrent use.
+type Store struct {
+	client   *api.Client
+	kv       *api.KV
+	wait     time.Duration
+	retryMin time.Duration
+	retryMax time.Duration
+}
+
+// Option configures a Store.
+type Option func(*Store) error
+
+// WithWatchWait sets how long a watch's blocking query waits for a change
+// (default DefaultWatchWait). It must be positive and at most 10 minutes,
+// the agent's own limit.
+func WithWatchWait(d time.Duration) Option {
+	return func(s *Store) error {
+		if d <= 0 || d > maxWatchWait {
+			return fmt.Errorf("consul: watch wait %v out of range (0, %v]", d, maxWatchWait)
+		}
+		s.wait = d
+		return nil
+	}
+}
+
+// WithRetryBackoff sets the bounds of a watch's exponential backoff after a
+// failed query (defaults DefaultRetryMin and DefaultRetryMax). Both must be
+// positive and min at most max.
+func WithRetryBackoff(minDelay, maxDelay time.Duration) Option {
+	return func(s *Store) error {
+		if minDelay <= 0 || maxDelay < minDelay {
+			return fmt.Errorf("consul: retry backoff [%v, %v] invalid: want 0 < min <= max", minDelay, maxDelay)
+		}
+		s.retryMin, s.retryMax = minDelay, maxDelay
+		return nil
+	}
+}
+
+// New returns a Store that uses client. It does not contact the agent.
+func New(client *api.Client, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("consul: nil client")
+	}
+	s := &Store{
+		client:   client,
+		kv:       client.KV(),
+		wait:     DefaultWatchWait,
+		retryMin: DefaultRetryMin,
+		retryMax: DefaultRetryMax,
+	}
+	for _, opt := range opts {
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Config says how to reach a Consul agent. Empty fields follow Consul's own
+// conventions: the api client reads $CONSUL_HTTP_ADDR, $CONSUL_HTTP_TOKEN,
+// $CONSUL_HTTP_TOKEN_FILE, $CONSUL_HTTP_SSL and $CONSUL_CACERT and friends,
+// like the consul command does.
+type Config struct {
+	// Address is host:port, or a URL with an http:// or https:// scheme.
+	// Default: $CONSUL_HTTP_ADDR, then DefaultAddress.
+	Address string
+	// Scheme is "http" or "https"; default "http", or "https" when TLS is
+	// configured.
+	Scheme string
+	// Token is the ACL token sent with every request.
+	Token string
+	// TLS configures HTTPS to the agent.
+	TLS TLSConfig
+	// Datacenter is the datacenter to query; default: the agent's own.
+	Datacenter string
+}
+
+// TLSConfig configures HTTPS to the agent: either files or a ready
+// *tls.Config, not both.
+type TLSConfig struct {
+	// CAFile is a PEM bundle of the CAs that sign the agent's certificate.
+	CAFile string
+	// CertFile is the client certificate (PEM), for an agent that verifies
+	// incoming connections; it needs KeyFile.
+	CertFile string
+	// KeyFile is the client certificate's private key (PEM).
+	KeyFile string
+	// Config, when set, is used as is (cloned); the file fields must then be
+	// empty.
+	Config *tls.Config
+}
+
+func (t TLSConfig) enabled() bool {
+	return t.Config != nil || t.CAFile != "" || t.CertFile != "" || t.KeyFile != ""
+}
+
+// Dial builds a client for the agent described by cfg and returns a Store on
+// it, after checking within ctx that the agent answers and knows a cluster
+// leader, so that a wrong address or a dead agent fails here with a clear
+// error rather than at the first lease operation.
+func Dial(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
+	ac, err := cfg.apiConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := api.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("consul: dial %s: %w", ac.Address, err)
+	}
+	s, err := New(client, opts...)
+	if err != nil {
+		return nil, err
+	}
+	leader, err := client.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("consul: dial %s: %w", ac.Address, classify(err))
+	}
+	if leader == "" {
+		return nil, fmt.Errorf("consul: dial %s: the agent knows no cluster leader", ac.Address)
+	}
+	return s, nil
+}
+
+// apiConfig turns cfg into the api client's configuration.
+func (cfg Config) apiConfig() (*api.Config, error) {
+	ac := api.DefaultConfig() // pooled transport; reads the CONSUL_* environment
+	ac.Address = cfg.Address
+	if ac.Address == "" {
+		ac.Address = os.Getenv(api.HTTPAddrEnvName)
+	}
+	if ac.Address == "" {
+		ac.Address = DefaultAddress
+	}
+	switch cfg.Scheme {
+	case "":
+		if cfg.TLS.enabled() {
+			ac.Scheme = "https"
+		}
+	case "http", "https":
+		ac.Scheme = cfg.Scheme
+	default:
+		return nil, fmt.Errorf("consul: scheme %q: want http or https", cfg.Scheme)
+	}
+	if cfg.Token != "" {
+		ac.Token = cfg.Token
+	}
+	ac.Datacenter = cfg.Datacenter
+	ac.Transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	if t := cfg.TLS; t.Config != nil {
+		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" {
+			return nil, errors.New("consul: tls: set either a *tls.Config or files, not both")
+		}
+		ac.Transport.TLSClientConfig = t.Config.Clone()
+	} else if t.enabled() {
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			return nil, errors.New("consul: tls: a client certificate needs both a cert and a key file")
+		}
+		ac.TLSConfig.CAFile = t.CAFile
+		ac.TLSConfig.CertFile = t.CertFile
+		ac.TLSConfig.KeyFile = t.KeyFile
+	}
+	return ac, nil
+}
+
+// Get returns the latest value of key and its revision (ModifyIndex),
+// including zero-length values. It returns an error matching
+// stores.ErrNotFound when the key is absent, stores.ErrInvalidKey for a key
+// Consul cannot address, and ErrPermissionDenied when the ACL token may not
+// read it.
+func (s *Store) Get(ctx context.Context, key string) (stores.Entry, error) {
+	if err := checkKey("get", key); err != nil {
+		return stores.Entry{}, err
+	}
+	pair, _, err := s.kv.Get(key, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return stores.Entry{}, fmt.Errorf("consul: get %q: %w", key, classify(err))
+	}
+	if pair == nil {
+		return stores.Entry{}, fmt.Errorf("consul: get %q: %w", key, stores.ErrNotFound)
+	}
+	return entry(pair), nil
+}
+
+// Create writes value under key only if the key does not exist, in one round
+// trip, and returns the revision of this write. It returns an error matching
+// stores.ErrExists when the key exists (Consul does not say what is there, so
+// it is not a *stores.ExistsError), stores.ErrInvalidKey for a key Consul
+// cannot address, and ErrPermissionDenied when the token may not write it.
+func (s *Store) Create(ctx context.Context, key string, value []byte) (uint64, error) {
+	if err := checkKey("create", key); err != nil {
+		return 0, err
+	}
+	return s.cas(ctx, "create", key, value, 0)
+}
+
+// Update writes value under key only if the key's current revision is rev,
+// in one round trip, and returns the revision of this write. It returns an
+// error matching stores.ErrConflict when the revision differs or the key does
+// not exist (rev 0 conflicts without a request: Consul would read it as
+// create-only), stores.ErrInvalidKey for a key Consul cannot address, and
+// ErrPermissionDenied when the token may not write it.
+func (s *Store) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if err := checkKey("update", key); err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return 0, fmt.Errorf("consul: update %q at revision 0: %w: revision 0 means absent", key, stores.ErrConflict)
+	}
+	return s.cas(ctx, "update", key, value, rev)
+}
+
+// staleText is how the agent says that a transaction's check-and-set found
+// another index (agent/consul/state/txn.go); permissionText and aclNotFound
+// are how it says that the ACLs refused (acl/errors.go). Consul matches these
+// strings itself, since errors cross its RPC layer as text.
+const (
+	staleText      = "index is stale"
+	permissionText = "Permission denied"
+	aclNotFound    = "ACL not found"
+)
+
+// cas runs one check-and-set through the transaction endpoint: index 0 means
+// create-only. The answer carries the written entry's ModifyIndex.
+func (s *Store) cas(ctx context.Context, op, key string, value []byte, rev uint64) (uint64, error) {
+	ops := api.TxnOps{{KV: &api.KVTxnOp{
+		Verb:  api.KVCAS,
+		Key:   key,
+		Value: value,
+		Index: rev,
+		Flags: rev, // see the package doc: makes every write take a new index
+	}}}
+	ok, resp, _, err := s.client.Txn().Txn(ops, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("consul: %s %q: %w", op, key, classify(err))
+	}
+	if !ok {
+		return 0, s.txnError(op, key, rev, resp)
+	}
+	if len(resp.Results) != 1 || resp.Results[0].KV == nil || resp.Results[0].KV.ModifyIndex == 0 {
+		return 0, fmt.Errorf("consul: %s %q: unexpected transaction answer with %d results", op, key, len(resp.Results))
+	}
+	return resp.Results[0].KV.ModifyIndex, nil
+}
+
+// txnError maps a rolled-back transaction to the contract's errors.
+func (s *Store) txnError(op, key string, rev uint64, resp *api.TxnResponse) error {
+	var msgs []string
+	for _, e := range resp.Errors {
+		msgs = append(msgs, e.What)
+	}
+	backend := fmt.Errorf("transaction rolled back: %s", strings.Join(msgs, "; "))
+	text := backend.Error()
+	switch {
+	case strings.Contains(text, permissionText) || strings.Contains(text, aclNotFound):
+		return fmt.Errorf("consul: %s %q: %w: %w", op, key, ErrPermissionDenied, backend)
+	case strings.Contains(text, staleText) && rev == 0:
+		return fmt.Errorf("consul: %s %q: %w: %w", op, key, stores.ErrExists, backend)
+	case strings.Contains(text, staleText):
+		return fmt.Errorf("consul: %s %q at revision %d: %w: %w", op, key, rev, stores.ErrConflict, backend)
+	}
+	return fmt.Errorf("consul: %s %q: %w", op, key, backend)
+}
+
+// Delete removes key; a later Create of key succeeds. Deleting an absent key
+// is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := checkKey("delete", key); err != nil {
+		return err
+	}
+	if _, err := s.kv.Delete(key, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return fmt.Errorf("consul: delete %q: %w", key, classify(err))
+	}
+	return nil
+}
+
+// List returns every key under prefix (all keys for ""), a plain string
+// prefix, with values and revisions, sorted by key, in one request
+// (GET ?recurse). It returns an error matching ErrPermissionDenied when the
+// agent says it hid some of those keys from the ACL token, rather than a
+// silently partial list. The agent says so only to a known token: with no
+// token (the anonymous token) a list it may not read comes back partial or
+// empty, without an error.
+func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error) {
+	if err := checkPrefix("list", prefix); err != nil {
+		return nil, err
+	}
+	list, _, err := s.list(ctx, prefix, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consul: list %q: %w", prefix, err)
+	}
+	return list, nil
+}
+
+// list runs one (possibly blocking) recursive GET and returns the sorted
+// entries with the query's index.
+func (s *Store) list(ctx context.Context, prefix string, q *api.QueryOptions) ([]stores.Entry, uint64, error) {
+	if q == nil {
+		q = &api.QueryOptions{}
+	}
+	pairs, meta, err := s.kv.List(prefix, q.WithContext(ctx))
+	if err != nil {
+		return nil, 0, classify(err)
+	}
+	if meta.ResultsFilteredByACLs {
+		return nil, 0, fmt.Errorf("%w: the token cannot read every key under the prefix", ErrPermissionDenied)
+	}
+	list := make([]stores.Entry, 0, len(pairs))
+	for _, p := range pairs {
+		list = append(list, entry(p))
+	}
+	// The agent answers in key order already (a radix tree); sorting sorted
+	// input is linear and keeps the contract independent of that.
+	slices.SortFunc(list, func(a, b stores.Entry) int { return strings.Compare(a.Key, b.Key) })
+	return list, meta.LastIndex, nil
+}
+
+// classify wraps an api client error so that ACL refusals match
+// ErrPermissionDenied and an unreachable agent says so.
+func classify(err error) error {
+	var se api.StatusError
+	text := err.Error()
+	switch {
+	case errors.As(err, &se) && se.Code == 403,
+		strings.Contains(text, permissionText), strings.Contains(text, aclNotFound):
+		return fmt.Errorf("%w: %w", ErrPermissionDenied, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("no answer from the agent before the deadline: %w", err)
+	}
+	var ue *url.Error
+	var oe *net.OpError
+	if errors.As(err, &ue) && errors.As(err, &oe) {
+		return fmt.Errorf("agent unreachable: %w", err)
+	}
+	return err
+}
+
+// entry converts a KV pair; a zero-length value comes back as an empty,
+// non-nil slice.
+func entry(p *api.KVPair) stores.Entry {
+	v := p.Value
+	if v == nil {
+		v = []byte{}
+	}
+	return stores.Entry{Key: p.Key, Value: v, Revision: p.ModifyIndex}
+}
+
+// checkKey rejects keys that Consul cannot address faithfully.
+func checkKey(op, key string) error {
+	if key == "" {
+		return fmt.Errorf("consul: %s: %w: empty key", op, stores.ErrInvalidKey)
+	}
+	return checkPrefix(op, key)
+}
+
+// checkPrefix rejects what checkKey rejects except the empty string (list
+// everything). The agent serves keys as URL paths: its router redirects a
+// path with "//", "." or ".." to the cleaned path, so a read would reach
+// another key, and it answers 400 to a path with a non-printable character
+// (unicode.IsPrint), so a key written through a transaction could never be
+// read back. JSON replaces invalid UTF-8, so a write would reach another key.
+func checkPrefix(op, key string) error {
+	if key == "" {
+		return nil
+	}
+	reason := ""
+	switch {
+	case key[0] == '/':
+		reason = "starts with /"
+	case !utf8.ValidString(key):
+		reason = "not valid UTF-8"
+	case strings.IndexFunc(key, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		reason = "contains a non-printable character"
+	default:
+		segs := strings.Split(key, "/")
+		for i, seg := range segs {
+			if seg == "." || seg == ".." || (seg == "" && i < len(segs)-1) {
+				reason = `contains "//" or a "." or ".." segment`
+				break
+			}
+		}
+	}
+	if reason != "" {
+		return fmt.Errorf("consul: %s %q: %w: %s", op, key, stores.ErrInvalidKey, reason)
+	}
+	return nil
+}

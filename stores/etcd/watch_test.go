@@ -1,0 +1,404 @@
+package etcd_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/stores/etcd"
+)
+
+// watchTimeout bounds every wait for a watch event; generous, because a
+// restarted server must elect itself and the client must reconnect. Passing
+// tests never wait this long.
+const watchTimeout = 90 * time.Second
+
+// follower consumes a watch the way the console does: it keeps the state,
+// drops it on EventReset, and remembers what it saw.
+type follower struct {
+	t      *testing.T
+	ch     <-chan stores.Event
+	state  map[string]stores.Entry
+	synced bool // an EventSynced came after the last EventReset or EventError
+	events []stores.Event
+	errs   []error
+}
+
+func follow(t *testing.T, ch <-chan stores.Event) *follower {
+	return &follower{t: t, ch: ch, state: map[string]stores.Entry{}}
+}
+
+func (f *follower) apply(ev stores.Event) {
+	f.events = append(f.events, ev)
+	switch ev.Kind {
+	case stores.EventPut:
+		f.state[ev.Entry.Key] = ev.Entry
+	case stores.EventDelete:
+		delete(f.state, ev.Entry.Key)
+	case stores.EventSynced:
+		f.synced = true
+	case stores.EventReset:
+		f.state = map[string]stores.Entry{}
+		f.synced = false
+	case stores.EventError:
+		f.errs = append(f.errs, ev.Err)
+		f.synced = false
+	default:
+		f.t.Errorf("watch event of unknown kind %v", ev.Kind)
+	}
+}
+
+// next returns the next event, failing the test if none comes in time.
+func (f *follower) next() stores.Event {
+	f.t.Helper()
+	timer := time.NewTimer(watchTimeout)
+	defer timer.Stop()
+	select {
+	case ev, ok := <-f.ch:
+		if !ok {
+			f.t.Fatalf("watch channel closed, want another event")
+		}
+		f.apply(ev)
+		return ev
+	case <-timer.C:
+		f.t.Fatalf("no watch event in %v", watchTimeout)
+	}
+	panic("unreachable")
+}
+
+// until consumes events until done holds, failing the test after
+// watchTimeout without one.
+func (f *follower) until(what string, done func() bool) {
+	f.t.Helper()
+	timer := time.NewTimer(watchTimeout)
+	defer timer.Stop()
+	for !done() {
+		select {
+		case ev, ok := <-f.ch:
+			if !ok {
+				f.t.Fatalf("%s: watch channel closed; state %v", what, f.state)
+			}
+			f.apply(ev)
+		case <-timer.C:
+			f.t.Fatalf("%s: not reached in %v; state %v, synced %v, errors %v", what, watchTimeout, f.state, f.synced, f.errs)
+		}
+	}
+}
+
+// holds reports whether the follower is synced and holds exactly want.
+func (f *follower) holds(want []stores.Entry) bool {
+	if !f.synced || len(f.state) != len(want) {
+		return false
+	}
+	for _, e := range want {
+		if got, ok := f.state[e.Key]; !ok || !equalEntry(got, e) {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtEvent(ev stores.Event) string {
+	switch ev.Kind {
+	case stores.EventPut:
+		return fmt.Sprintf("put{%q %q rev %d}", ev.Entry.Key, ev.Entry.Value, ev.Entry.Revision)
+	case stores.EventDelete:
+		return fmt.Sprintf("delete{%q rev %d}", ev.Entry.Key, ev.Entry.Revision)
+	case stores.EventError:
+		return fmt.Sprintf("error{%v}", ev.Err)
+	}
+	return ev.Kind.String()
+}
+
+// TestWatchEvents checks the mapping of etcd events, including the
+// revision of a delete.
+func TestWatchEvents(t *testing.T) {
+	s := newStore(t)
+	raw := newClient(t, shared)
+	ctx := t.Context()
+	revA, err := s.Create(ctx, "w/a", []byte("a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.Watch(ctx, "w/")
+	if err != nil {
+		t.Fatalf("Watch(%q) = %v", "w/", err)
+	}
+	f := follow(t, ch)
+	revA2, err := s.Update(ctx, "w/a", []byte{}, revA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revB, err := s.Create(ctx, "w/b", []byte("b1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := raw.Delete(ctx, "w/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Put(ctx, "w", "outside"); err != nil {
+		t.Fatal(err)
+	}
+	want := []stores.Event{
+		{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/a", Value: []byte("a1"), Revision: revA}},
+		{Kind: stores.EventSynced},
+		{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/a", Value: []byte{}, Revision: revA2}},
+		{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/b", Value: []byte("b1"), Revision: revB}},
+		{Kind: stores.EventDelete, Entry: stores.Entry{Key: "w/a", Revision: uint64(del.Header.Revision)}},
+	}
+	for i, w := range want {
+		got := f.next()
+		if got.Kind != w.Kind || !equalEntry(got.Entry, w.Entry) {
+			t.Fatalf("watch event %d = %s, want %s", i, fmtEvent(got), fmtEvent(w))
+		}
+	}
+}
+
+// TestWatchCompactedResyncs compacts the history between the snapshot and
+// the change stream, so the stream cannot start where the snapshot ended:
+// the watch must reset and send a fresh snapshot, without an error.
+func TestWatchCompactedResyncs(t *testing.T) {
+	s := newStore(t)
+	raw := newClient(t, shared)
+	ctx := t.Context()
+	revA, err := s.Create(ctx, "cw/a", []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revB, err := s.Create(ctx, "cw/b", []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revA3 uint64
+	var once sync.Once
+	etcd.SetAfterSnapshot(s, func() {
+		once.Do(func() {
+			rev, err := s.Update(ctx, "cw/a", []byte("v2"), revA)
+			if err == nil {
+				revA3, err = s.Update(ctx, "cw/a", []byte("v3"), rev)
+			}
+			if err == nil {
+				_, err = raw.Compact(ctx, int64(revA3), clientv3.WithCompactPhysical())
+			}
+			if err != nil {
+				t.Errorf("changing and compacting after the snapshot: %v", err)
+			}
+		})
+	})
+	ch, err := s.Watch(ctx, "cw/")
+	if err != nil {
+		t.Fatalf("Watch(%q) = %v", "cw/", err)
+	}
+	f := follow(t, ch)
+	b := stores.Entry{Key: "cw/b", Value: []byte("b"), Revision: revB}
+	check := func(want []stores.Event) {
+		t.Helper()
+		for _, w := range want {
+			got := f.next()
+			if got.Kind != w.Kind || !equalEntry(got.Entry, w.Entry) {
+				t.Fatalf("watch event %d = %s, want %s", len(f.events)-1, fmtEvent(got), fmtEvent(w))
+			}
+		}
+	}
+	check([]stores.Event{
+		{Kind: stores.EventPut, Entry: stores.Entry{Key: "cw/a", Value: []byte("v1"), Revision: revA}},
+		{Kind: stores.EventPut, Entry: b},
+		{Kind: stores.EventSynced},
+		{Kind: stores.EventReset},
+	})
+	// revA3 was set by the hook before the watch sent EventReset.
+	check([]stores.Event{
+		{Kind: stores.EventPut, Entry: stores.Entry{Key: "cw/a", Value: []byte("v3"), Revision: revA3}},
+		{Kind: stores.EventPut, Entry: b},
+		{Kind: stores.EventSynced},
+	})
+	// The stream goes on from the fresh snapshot.
+	revC, err := s.Create(ctx, "cw/c", []byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantC := stores.Entry{Key: "cw/c", Value: []byte("c"), Revision: revC}
+	if got := f.next(); got.Kind != stores.EventPut || !equalEntry(got.Entry, wantC) {
+		t.Fatalf("watch event after resync = %s, want put %v", fmtEvent(got), wantC)
+	}
+}
+
+// TestWatchConsumerGone checks that a watch whose consumer stopped reading
+// ends and closes its channel when the context ends.
+func TestWatchConsumerGone(t *testing.T) {
+	s := newStore(t)
+	const n = 300 // more than the channel buffers
+	for i := range n {
+		if _, err := s.Create(t.Context(), fmt.Sprintf("gone/%03d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ch, err := s.Watch(ctx, "gone/")
+	if err != nil {
+		t.Fatalf("Watch = %v", err)
+	}
+	// Read one event so the snapshot is known to be flowing, then leave.
+	if ev := <-ch; ev.Kind != stores.EventPut {
+		t.Fatalf("first watch event = %s, want a put", fmtEvent(ev))
+	}
+	cancel()
+	timer := time.NewTimer(watchTimeout)
+	defer timer.Stop()
+	got := 1
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				if got > n+1 {
+					t.Errorf("watch sent %d events after cancel, want at most the %d of the snapshot", got, n+1)
+				}
+				return
+			}
+			got++
+		case <-timer.C:
+			t.Fatalf("watch channel not closed %v after cancel", watchTimeout)
+		}
+	}
+}
+
+// TestWatchUnreachable checks that a watch on a server that is not there
+// reports an EventError promptly, and ends with its context.
+func TestWatchUnreachable(t *testing.T) {
+	ports, err := freePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := etcd.New(newClient(t, &server{endpoint: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ch, err := s.Watch(ctx, "")
+	if err != nil {
+		t.Fatalf("Watch = %v", err)
+	}
+	f := follow(t, ch)
+	ev := f.next()
+	if ev.Kind != stores.EventError || ev.Err == nil || !strings.Contains(ev.Err.Error(), "cluster unreachable") ||
+		!strings.Contains(ev.Err.Error(), "connection refused") {
+		t.Fatalf("first watch event = %s, want an error saying cluster unreachable, connection refused", fmtEvent(ev))
+	}
+	t.Logf("watch error: %v", ev.Err)
+	if s := matchesSentinel(ev.Err); s != nil {
+		t.Errorf("watch error %v matches %v", ev.Err, s)
+	}
+	cancel()
+	for range ch {
+	}
+}
+
+// TestWatchSurvivesRestart stops the server under a watch, starts a new one
+// on the same data directory and ports, writes through a second client, and
+// checks that the watch reported the outage and ends up holding the final
+// state of every key.
+func TestWatchSurvivesRestart(t *testing.T) {
+	ports, err := freePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := serverConfig{dir: t.TempDir(), ports: ports}
+	srv1, err := launch(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			srv1.e.Close()
+		}
+	})
+	s1, err := etcd.New(newClient(t, srv1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+
+	const n = 5
+	key := func(i int) string { return fmt.Sprintf("restart/%d", i) }
+	var want []stores.Entry
+	for i := range n {
+		rev, err := s1.Create(ctx, key(i), []byte("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, stores.Entry{Key: key(i), Value: []byte("a"), Revision: rev})
+	}
+	ch, err := s1.Watch(ctx, "restart/")
+	if err != nil {
+		t.Fatalf("Watch = %v", err)
+	}
+	f := follow(t, ch)
+	f.until("first snapshot", func() bool { return f.holds(want) })
+
+	for i := range want {
+		rev, err := s1.Update(ctx, want[i].Key, []byte("b"), want[i].Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = stores.Entry{Key: want[i].Key, Value: []byte("b"), Revision: rev}
+	}
+	f.until("updates before the restart", func() bool { return f.holds(want) })
+
+	srv1.e.Close()
+	stopped = true
+	f.until("an error while the server is down", func() bool { return len(f.errs) > 0 })
+	t.Logf("while down: %v", f.errs[0])
+
+	srv2, err := launch(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv2.e.Close)
+	s2, err := etcd.New(newClient(t, srv2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if _, err := s2.Update(ctx, want[i].Key, []byte("c"), want[i].Revision); err != nil {
+			t.Fatalf("Update(%q) after restart = %v (did the data survive?)", want[i].Key, err)
+		}
+	}
+	if err := s2.Delete(ctx, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Create(ctx, key(n), []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	final, err := s2.List(ctx, "restart/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(final) != n {
+		t.Fatalf("List after restart = %v, want %d keys", final, n)
+	}
+	f.until("the final state after the restart", func() bool { return f.holds(final) })
+
+	kinds := map[stores.EventKind]int{}
+	for _, ev := range f.events {
+		kinds[ev.Kind]++
+	}
+	t.Logf("events seen: %v", kinds)
+	for _, err := range f.errs {
+		if errors.Is(err, stores.ErrNotFound) || errors.Is(err, stores.ErrConflict) {
+			t.Errorf("watch error %v matches a store sentinel", err)
+		}
+	}
+}

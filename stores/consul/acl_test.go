@@ -4,51 +4,28 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/consul/api"
 
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/consul"
+	"github.com/leasectl/leasectl/stores/consul/consultest"
 )
 
 const rootToken = "root-token"
 
-// aclHCL enables ACLs with a deny-all default; initial_management is the
-// 1.14 name of the bootstrap token (formerly "master").
-const aclHCL = `acl { enabled = true default_policy = "deny" tokens { initial_management = "` + rootToken + `" } }`
-
-// startACLAgent starts a dev agent with ACLs and waits until the root token
-// can use the KV store (ACL bootstrap follows leader election).
-func startACLAgent(t *testing.T) *agent {
+// startACLAgent starts a dev agent with ACLs (default deny) and rootToken
+// as its management token, ready once the token can use the KV store.
+func startACLAgent(t *testing.T) *consultest.Agent {
 	t.Helper()
-	bin, err := consulBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := startAgent(bin, freePorts(), aclHCL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.stop)
-	t.Logf("agent with ACLs up in %v", a.startup)
-	kv := a.client(t, rootToken, nil).KV()
-	deadline := time.Now().Add(agentStartTimeout)
-	for {
-		_, _, err := kv.Get("probe", nil)
-		if err == nil {
-			return a
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("root token still refused after %v: %v", agentStartTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	a := consultest.Start(t, consultest.WithACL(rootToken))
+	t.Logf("agent with ACLs up in %v", a.Startup())
+	return a
 }
 
 func TestACL(t *testing.T) {
 	a := startACLAgent(t)
-	root := a.client(t, rootToken, nil)
+	root := apiClient(t, a, rootToken, nil)
 	policy, _, err := root.ACL().PolicyCreate(&api.ACLPolicy{
 		Name:  "leases-only",
 		Rules: `key_prefix "leases/" { policy = "write" }`,
@@ -69,7 +46,7 @@ func TestACL(t *testing.T) {
 
 	open := func(t *testing.T, token string) *consul.Store {
 		t.Helper()
-		s, err := consul.Dial(t.Context(), consul.Config{Address: a.addr(), Token: token})
+		s, err := consul.Dial(t.Context(), consul.Config{Address: a.Addr(), Token: token})
 		if err != nil {
 			t.Fatalf("Dial(token %q) = %v", token, err)
 		}

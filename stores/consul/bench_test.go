@@ -15,8 +15,8 @@ import (
 func BenchmarkList10k(b *testing.B) {
 	const n, batch = 10_000, 64 // 64: the agent's limit of operations per transaction
 	a := sharedAgent(b)
-	a.wipe(b)
-	client := a.client(b, "", nil)
+	wipe(b, a)
+	client := apiClient(b, a, "", nil)
 	value := []byte(`{"holder_id":"export-worker-17.prod","acquired_at_unix":1800000000,"expires_at_unix":1800000060}`)
 	for i := 0; i < n; i += batch {
 		var ops api.TxnOps

@@ -34,7 +34,7 @@ func TestDeleterCapability(t *testing.T) {
 // reports it, and that an Update against it succeeds.
 func TestWriteRevisionIsOwnWrite(t *testing.T) {
 	s := newStore(t)
-	kv := sharedAgent(t).client(t, "", nil).KV()
+	kv := apiClient(t, sharedAgent(t), "", nil).KV()
 	ctx := t.Context()
 	rev := mustCreate(t, s, "w/a", []byte("v1"))
 	for i := range 5 {
@@ -136,8 +136,8 @@ func TestEmptyValue(t *testing.T) {
 func TestUpdateRevisionZeroWritesNothing(t *testing.T) {
 	ct := newCountingTransport()
 	a := sharedAgent(t)
-	a.wipe(t)
-	s, err := consul.New(a.client(t, "", ct))
+	wipe(t, a)
+	s, err := consul.New(apiClient(t, a, "", ct))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +274,8 @@ func TestListScopeAndOrder(t *testing.T) {
 func TestRoundTrips(t *testing.T) {
 	ct := newCountingTransport()
 	a := sharedAgent(t)
-	a.wipe(t)
-	s, err := consul.New(a.client(t, "", ct))
+	wipe(t, a)
+	s, err := consul.New(apiClient(t, a, "", ct))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,16 +354,16 @@ func TestOptions(t *testing.T) {
 
 func TestDial(t *testing.T) {
 	a := sharedAgent(t)
-	a.wipe(t)
+	wipe(t, a)
 	for _, tc := range []struct {
 		name string
 		env  string
 		cfg  consul.Config
 	}{
-		{"address", "", consul.Config{Address: a.addr()}},
-		{"url", "", consul.Config{Address: "http://" + a.addr()}},
-		{"env", a.addr(), consul.Config{}},
-		{"scheme", "", consul.Config{Address: a.addr(), Scheme: "http", Datacenter: "dc1"}},
+		{"address", "", consul.Config{Address: a.Addr()}},
+		{"url", "", consul.Config{Address: "http://" + a.Addr()}},
+		{"env", a.Addr(), consul.Config{}},
+		{"scheme", "", consul.Config{Address: a.Addr(), Scheme: "http", Datacenter: "dc1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("CONSUL_HTTP_ADDR", tc.env)

@@ -17,8 +17,8 @@ import (
 func TestTryAcquireRoundTrips(t *testing.T) {
 	ct := newCountingTransport()
 	a := sharedAgent(t)
-	a.wipe(t)
-	s, err := consul.New(a.client(t, "", ct))
+	wipe(t, a)
+	s, err := consul.New(apiClient(t, a, "", ct))
 	if err != nil {
 		t.Fatal(err)
 	}

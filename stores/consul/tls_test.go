@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -18,27 +17,17 @@ import (
 	"time"
 
 	"github.com/leasectl/leasectl/stores/consul"
+	"github.com/leasectl/leasectl/stores/consul/consultest"
 )
 
 // TestDialTLS starts an agent that serves HTTPS with a certificate from a
 // throwaway CA and dials it with Config.TLS as files and as a *tls.Config.
 func TestDialTLS(t *testing.T) {
-	bin, err := consulBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	caPEM, pool := writeCerts(t, dir)
-	https := freePorts().http
-	hcl := fmt.Sprintf(`ports { https = %d } tls { defaults { ca_file = %q cert_file = %q key_file = %q } }`,
-		https, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
-	a, err := startAgent(bin, freePorts(), hcl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.stop)
-	a.wipe(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", https)
+	a := consultest.Start(t, consultest.WithTLS(caPEM, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")))
+	wipe(t, a)
+	addr := a.HTTPSAddr()
 
 	for _, tc := range []struct {
 		name string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/consul"
+	"github.com/leasectl/leasectl/stores/consul/consultest"
 )
 
 // next returns the next event of ch, failing the test if none comes.
@@ -183,19 +184,10 @@ func listState(t *testing.T, s stores.Store, prefix string) map[string]string {
 // The watch must report errors while the agent is down, then reset and
 // resynchronise, so that the consumer's state equals the new agent's.
 func TestWatchAgentRestart(t *testing.T) {
-	bin, err := consulBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := freePorts()
-	first, err := startAgent(bin, p, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	current := first
-	t.Cleanup(func() { current.stop() })
+	a := consultest.Start(t)
+	first := a.Startup()
 
-	s, err := consul.New(first.client(t, "", nil), consul.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond))
+	s, err := consul.New(apiClient(t, a, "", nil), consul.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +204,7 @@ func TestWatchAgentRestart(t *testing.T) {
 		t.Fatalf("state after the first snapshot = %v, want %v", m.state, before)
 	}
 
-	first.stop()
+	a.Stop()
 	m.waitFor(t, "an error while the agent is down", func() bool { return m.count(stores.EventError) > 0 })
 	m.mu.Lock()
 	t.Logf("error while down: %v", m.lastErr)
@@ -221,12 +213,8 @@ func TestWatchAgentRestart(t *testing.T) {
 	}
 	m.mu.Unlock()
 
-	second, err := startAgent(bin, p, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	current = second
-	t.Logf("agents up in %v and %v", first.startup, second.startup)
+	a.Restart(t)
+	t.Logf("agents up in %v and %v", first, a.Startup())
 	for i, k := range []string{"r/a", "r/new"} {
 		mustCreate(t, s, k, []byte(fmt.Sprint("new", i)))
 	}
@@ -253,17 +241,9 @@ func TestWatchAgentRestart(t *testing.T) {
 // running watch: the answer's index goes backwards without any failed query,
 // so the watch must reset and resynchronise to the restored state.
 func TestWatchSnapshotRestore(t *testing.T) {
-	bin, err := consulBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := startAgent(bin, freePorts(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.stop)
-	t.Logf("agent up in %v", a.startup)
-	client := a.client(t, "", nil)
+	a := consultest.Start(t)
+	t.Logf("agent up in %v", a.Startup())
+	client := apiClient(t, a, "", nil)
 	// A restore that lands between two blocking queries is only seen when
 	// the next one's wait ends; a short wait bounds that.
 	s, err := consul.New(client, consul.WithWatchWait(2*time.Second))

@@ -21,7 +21,7 @@ type backend interface {
 	addr() string
 	// scope returns a part of the store of its own for one test: a key
 	// prefix (etcd, Consul) or a bucket (NATS) named name.
-	scope(t *testing.T, name string) scope
+	scope(t testing.TB, name string) scope
 }
 
 // scope is an isolated part of a store: what leasectl's config names, and
@@ -35,9 +35,9 @@ type scope interface {
 	key(suffix string) string
 	// put writes value under key with the native client, unconditionally,
 	// and returns the store's revision of the write.
-	put(t *testing.T, key string, value []byte) uint64
+	put(t testing.TB, key string, value []byte) uint64
 	// get reads key with the native client; ok is false when it is absent.
-	get(t *testing.T, key string) (value []byte, rev uint64, ok bool)
+	get(t testing.TB, key string) (value []byte, rev uint64, ok bool)
 }
 
 // etcdBackend is an embedded etcd.
@@ -46,12 +46,12 @@ type etcdBackend struct {
 	cli *clientv3.Client
 }
 
-func newEtcd(t *testing.T) *etcdBackend {
+func newEtcd(t testing.TB) *etcdBackend {
 	srv := etcdtest.Start(t)
 	return &etcdBackend{srv: srv, cli: srv.Client(t)}
 }
 
-func (b *etcdBackend) scope(_ *testing.T, name string) scope {
+func (b *etcdBackend) scope(_ testing.TB, name string) scope {
 	return &prefixScope{prefix: name + "/", b: b}
 }
 
@@ -64,16 +64,16 @@ type prefixScope struct {
 // prefixStore is a store whose scopes are key prefixes.
 type prefixStore interface {
 	storeYAML(name, addr, prefix string) string
-	put(t *testing.T, key string, value []byte) uint64
-	get(t *testing.T, key string) ([]byte, uint64, bool)
+	put(t testing.TB, key string, value []byte) uint64
+	get(t testing.TB, key string) ([]byte, uint64, bool)
 }
 
 func (s *prefixScope) storeYAML(name, addr string) string { return s.b.storeYAML(name, addr, s.prefix) }
 func (s *prefixScope) key(suffix string) string           { return s.prefix + suffix }
-func (s *prefixScope) put(t *testing.T, key string, value []byte) uint64 {
+func (s *prefixScope) put(t testing.TB, key string, value []byte) uint64 {
 	return s.b.put(t, key, value)
 }
-func (s *prefixScope) get(t *testing.T, key string) ([]byte, uint64, bool) {
+func (s *prefixScope) get(t testing.TB, key string) ([]byte, uint64, bool) {
 	return s.b.get(t, key)
 }
 
@@ -85,7 +85,7 @@ func (b *etcdBackend) storeYAML(name, addr, prefix string) string {
 	return fmt.Sprintf("  - name: %s\n    kind: etcd\n    endpoints: [http://%s]\n    prefix: %s\n", name, addr, prefix)
 }
 
-func (b *etcdBackend) put(t *testing.T, key string, value []byte) uint64 {
+func (b *etcdBackend) put(t testing.TB, key string, value []byte) uint64 {
 	t.Helper()
 	resp, err := b.cli.Put(t.Context(), key, string(value))
 	if err != nil {
@@ -94,7 +94,7 @@ func (b *etcdBackend) put(t *testing.T, key string, value []byte) uint64 {
 	return uint64(resp.Header.Revision)
 }
 
-func (b *etcdBackend) get(t *testing.T, key string) ([]byte, uint64, bool) {
+func (b *etcdBackend) get(t testing.TB, key string) ([]byte, uint64, bool) {
 	t.Helper()
 	resp, err := b.cli.Get(t.Context(), key)
 	if err != nil {
@@ -113,14 +113,14 @@ type consulBackend struct {
 	kv    *api.KV
 }
 
-func newConsul(t *testing.T) *consulBackend {
+func newConsul(t testing.TB) *consulBackend {
 	t.Setenv("CONSUL_HTTP_TOKEN", "") // the api client falls back to it
 	a := consultest.Start(t)
 	t.Logf("consul agent up in %v", a.Startup())
 	return &consulBackend{agent: a, kv: a.Client(t).KV()}
 }
 
-func (b *consulBackend) scope(_ *testing.T, name string) scope {
+func (b *consulBackend) scope(_ testing.TB, name string) scope {
 	return &prefixScope{prefix: name + "/", b: b}
 }
 
@@ -132,7 +132,7 @@ func (b *consulBackend) storeYAML(name, addr, prefix string) string {
 
 // put writes with a plain PUT and reads the key back for its ModifyIndex,
 // which the PUT's answer does not carry.
-func (b *consulBackend) put(t *testing.T, key string, value []byte) uint64 {
+func (b *consulBackend) put(t testing.TB, key string, value []byte) uint64 {
 	t.Helper()
 	if _, err := b.kv.Put(&api.KVPair{Key: key, Value: value}, nil); err != nil {
 		t.Fatalf("consul Put(%q) = %v", key, err)
@@ -144,7 +144,7 @@ func (b *consulBackend) put(t *testing.T, key string, value []byte) uint64 {
 	return rev
 }
 
-func (b *consulBackend) get(t *testing.T, key string) ([]byte, uint64, bool) {
+func (b *consulBackend) get(t testing.TB, key string) ([]byte, uint64, bool) {
 	t.Helper()
 	p, _, err := b.kv.Get(key, &api.QueryOptions{RequireConsistent: true})
 	if err != nil {
@@ -162,7 +162,7 @@ type natsBackend struct {
 	js  jetstream.JetStream
 }
 
-func newNATS(t *testing.T) *natsBackend {
+func newNATS(t testing.TB) *natsBackend {
 	srv := natstest.Start(t)
 	_, js := srv.Connect(t)
 	return &natsBackend{srv: srv, js: js}
@@ -172,7 +172,7 @@ func newNATS(t *testing.T) *natsBackend {
 // delete marker.
 const natsHistory = 10
 
-func (b *natsBackend) scope(t *testing.T, name string) scope {
+func (b *natsBackend) scope(t testing.TB, name string) scope {
 	t.Helper()
 	kv, err := b.js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: name, History: natsHistory})
 	if err != nil {
@@ -197,7 +197,7 @@ func (s *bucketScope) storeYAML(name, addr string) string {
 
 func (s *bucketScope) key(suffix string) string { return s.prefix + suffix }
 
-func (s *bucketScope) put(t *testing.T, key string, value []byte) uint64 {
+func (s *bucketScope) put(t testing.TB, key string, value []byte) uint64 {
 	t.Helper()
 	rev, err := s.kv.Put(t.Context(), key, value)
 	if err != nil {
@@ -206,7 +206,7 @@ func (s *bucketScope) put(t *testing.T, key string, value []byte) uint64 {
 	return rev
 }
 
-func (s *bucketScope) get(t *testing.T, key string) ([]byte, uint64, bool) {
+func (s *bucketScope) get(t testing.TB, key string) ([]byte, uint64, bool) {
 	t.Helper()
 	e, err := s.kv.Get(t.Context(), key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -223,7 +223,7 @@ func (s *bucketScope) get(t *testing.T, key string) ([]byte, uint64, bool) {
 
 // lastMessage returns the last stream message of key as stored, markers
 // included.
-func (s *bucketScope) lastMessage(t *testing.T, key string) *jetstream.RawStreamMsg {
+func (s *bucketScope) lastMessage(t testing.TB, key string) *jetstream.RawStreamMsg {
 	t.Helper()
 	st, err := s.b.js.Stream(t.Context(), "KV_"+s.kv.Bucket())
 	if err != nil {

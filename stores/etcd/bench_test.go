@@ -13,7 +13,7 @@ import (
 func BenchmarkList10k(b *testing.B) {
 	const n = 10_000
 	s := newStore(b)
-	cli := newClient(b, shared)
+	cli := shared.Client(b)
 	value := []byte(`{"holder_id":"node-a","acquired_at_unix":1718000000,"expires_at_unix":1718000300}`)
 	ops := make([]clientv3.Op, 0, 128)
 	for i := 0; i < n; i += cap(ops) {

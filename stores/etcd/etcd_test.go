@@ -32,7 +32,7 @@ func TestConformanceSmallPages(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
-	cli := newClient(t, shared)
+	cli := shared.Client(t)
 	for _, tc := range []struct {
 		name    string
 		opts    []etcd.Option
@@ -193,7 +193,7 @@ func TestListPages(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("page-%d", tc.page), func(t *testing.T) {
 			counter := &callCounter{}
-			s, err := etcd.New(newClient(t, shared, counter.option()), etcd.WithPageSize(tc.page))
+			s, err := etcd.New(shared.Client(t, counter.option()), etcd.WithPageSize(tc.page))
 			if err != nil {
 				t.Fatalf("New() = %v", err)
 			}
@@ -239,7 +239,7 @@ func TestListSnapshot(t *testing.T) {
 		}
 		want = append(want, stores.Entry{Key: key, Value: []byte("old"), Revision: rev})
 	}
-	cli := newClient(t, shared, afterFirstRange(func() {
+	cli := shared.Client(t, afterFirstRange(func() {
 		// Between the pages: change a listed key of the second page, delete
 		// another, add a new one at the end.
 		if _, err := base.Update(ctx, "snap/c", []byte("new"), want[2].Revision); err != nil {
@@ -269,7 +269,7 @@ func TestListSnapshot(t *testing.T) {
 // is compacted away between two pages starts over and returns the new state.
 func TestListCompactedBetweenPages(t *testing.T) {
 	base := newStore(t)
-	raw := newClient(t, shared)
+	raw := shared.Client(t)
 	ctx := t.Context()
 	for _, key := range []string{"cmp/a", "cmp/b", "cmp/c"} {
 		if _, err := base.Create(ctx, key, []byte("old")); err != nil {
@@ -278,7 +278,7 @@ func TestListCompactedBetweenPages(t *testing.T) {
 	}
 	var newRev uint64
 	counter := &callCounter{}
-	cli := newClient(t, shared, afterFirstRange(func() {
+	cli := shared.Client(t, afterFirstRange(func() {
 		e, err := base.Get(ctx, "cmp/c")
 		if err != nil {
 			t.Errorf("Get(%q) = %v", "cmp/c", err)
@@ -316,7 +316,7 @@ func TestListCompactedBetweenPages(t *testing.T) {
 
 func TestHistory(t *testing.T) {
 	s := newStore(t)
-	raw := newClient(t, shared)
+	raw := shared.Client(t)
 	ctx := t.Context()
 
 	// write creates key (or recreates it) and updates it until it holds
@@ -391,11 +391,8 @@ func TestHistory(t *testing.T) {
 // TestUnreachable checks that calls against a server that is not there end
 // with the caller's deadline and a clear error instead of hanging.
 func TestUnreachable(t *testing.T) {
-	ports, err := freePorts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	srv := stoppedServer(t)
+	endpoint := srv.Endpoints()[0]
 	const deadline = time.Second
 
 	t.Run("dial", func(t *testing.T) {
@@ -445,7 +442,7 @@ func TestUnreachable(t *testing.T) {
 	})
 
 	t.Run("operations", func(t *testing.T) {
-		s, err := etcd.New(newClient(t, &server{endpoint: endpoint}))
+		s, err := etcd.New(srv.Client(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,9 +481,9 @@ func TestDialConfig(t *testing.T) {
 	}{
 		{"no-endpoints", etcd.Config{}, "no endpoints"},
 		{"blank-endpoint", etcd.Config{Endpoints: []string{" "}}, "empty endpoint"},
-		{"password-only", etcd.Config{Endpoints: []string{shared.endpoint}, Password: "pw"}, "password without username"},
-		{"username-only", etcd.Config{Endpoints: []string{shared.endpoint}, Username: "ops"}, "without password"},
-		{"negative-timeout", etcd.Config{Endpoints: []string{shared.endpoint}, DialTimeout: -time.Second}, "negative dial timeout"},
+		{"password-only", etcd.Config{Endpoints: shared.Endpoints(), Password: "pw"}, "password without username"},
+		{"username-only", etcd.Config{Endpoints: shared.Endpoints(), Username: "ops"}, "without password"},
+		{"negative-timeout", etcd.Config{Endpoints: shared.Endpoints(), DialTimeout: -time.Second}, "negative dial timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := etcd.Dial(t.Context(), tc.cfg)
@@ -501,9 +498,9 @@ func TestDialConfig(t *testing.T) {
 	}
 
 	t.Run("ok", func(t *testing.T) {
-		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: []string{shared.endpoint}}, etcd.WithPageSize(10))
+		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: shared.Endpoints()}, etcd.WithPageSize(10))
 		if err != nil {
-			t.Fatalf("Dial(%s) = %v", shared.endpoint, err)
+			t.Fatalf("Dial(%s) = %v", shared.Endpoints()[0], err)
 		}
 		if _, err := s.Get(t.Context(), "dial/none"); !errors.Is(err, stores.ErrNotFound) {
 			t.Errorf("Get(%q) = %v, want ErrNotFound", "dial/none", err)
@@ -518,7 +515,7 @@ func TestDialConfig(t *testing.T) {
 	})
 
 	t.Run("bad-option", func(t *testing.T) {
-		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: []string{shared.endpoint}}, etcd.WithPageSize(0))
+		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: shared.Endpoints()}, etcd.WithPageSize(0))
 		if err == nil {
 			s.Close()
 			t.Fatalf("Dial(WithPageSize(0)) = nil error, want one")
@@ -529,7 +526,7 @@ func TestDialConfig(t *testing.T) {
 // TestCloseKeepsCallerClient checks that a store from New leaves its
 // caller's client open.
 func TestCloseKeepsCallerClient(t *testing.T) {
-	cli := newClient(t, shared)
+	cli := shared.Client(t)
 	s, err := etcd.New(cli)
 	if err != nil {
 		t.Fatal(err)

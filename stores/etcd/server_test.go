@@ -4,160 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/etcd"
+	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
 
-// startTimeout bounds an embedded server's start; generous for -race on a
-// busy machine.
-const startTimeout = time.Minute
-
 // shared is the embedded etcd that most tests use, started by TestMain.
-var shared *server
+var shared *etcdtest.Server
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "leasectl-etcd-test-")
+	srv, err := etcdtest.New()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ports, err := freePorts()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	shared, err = launch(serverConfig{dir: dir, ports: ports})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer shared.e.Close()
+	defer srv.Close()
+	shared = srv
 	return m.Run()
 }
 
-// server is one embedded etcd member.
-type server struct {
-	e        *embed.Etcd
-	cfg      serverConfig
-	endpoint string // client URL
-}
-
-// serverConfig is what a test varies about a server.
-type serverConfig struct {
-	dir   string
-	ports [2]int // client, peer
-	tls   *transport.TLSInfo
-}
-
-// freePorts picks a client and a peer port on loopback. A fixed pair (rather
-// than port 0) lets a restarted server come back at the same address.
-func freePorts() ([2]int, error) {
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return ports, err
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	return ports, nil
-}
-
-// launch starts a single-member server on loopback and waits until it
-// serves. Started again on the same dir and ports, it resumes its data.
-func launch(sc serverConfig) (*server, error) {
-	scheme := "http"
-	if sc.tls != nil {
-		scheme = "https"
-	}
-	client := url.URL{Scheme: scheme, Host: fmt.Sprintf("127.0.0.1:%d", sc.ports[0])}
-	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", sc.ports[1])}
-
-	cfg := embed.NewConfig()
-	cfg.Name = "leasectl-test"
-	cfg.Dir = sc.dir
-	cfg.ListenClientUrls = []url.URL{client}
-	cfg.AdvertiseClientUrls = []url.URL{client}
-	cfg.ListenPeerUrls = []url.URL{peer}
-	cfg.AdvertisePeerUrls = []url.URL{peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.UnsafeNoFsync = true
-	cfg.BcryptCost = 4 // bcrypt.MinCost: password checks in milliseconds under -race
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	if sc.tls != nil {
-		cfg.ClientTLSInfo = *sc.tls
-	}
-
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("start etcd in %s: %w", sc.dir, err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		return nil, fmt.Errorf("start etcd in %s: %w", sc.dir, err)
-	case <-time.After(startTimeout):
-		e.Server.Stop()
-		e.Close()
-		return nil, fmt.Errorf("start etcd in %s: not ready after %v", sc.dir, startTimeout)
-	}
-	return &server{e: e, cfg: sc, endpoint: client.String()}, nil
-}
-
-// startServer starts a server of the test's own, closed when the test ends.
-func startServer(t testing.TB, tls *transport.TLSInfo) *server {
+// stoppedServer returns a server that has been started and stopped: nothing
+// listens at its endpoint, so dialling it is refused.
+func stoppedServer(t testing.TB) *etcdtest.Server {
 	t.Helper()
-	ports, err := freePorts()
-	if err != nil {
-		t.Fatalf("freePorts() = %v", err)
-	}
-	srv, err := launch(serverConfig{dir: t.TempDir(), ports: ports, tls: tls})
-	if err != nil {
-		t.Fatalf("launch() = %v", err)
-	}
-	t.Cleanup(srv.e.Close)
+	srv := etcdtest.Start(t)
+	srv.Stop()
 	return srv
-}
-
-// newClient dials srv with a plain client, closed when the test ends.
-func newClient(t testing.TB, srv *server, opts ...grpc.DialOption) *clientv3.Client {
-	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{srv.endpoint},
-		DialOptions: opts,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		t.Fatalf("clientv3.New(%s) = %v", srv.endpoint, err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
 }
 
 // newStore returns a store on the shared server with every key deleted.
 func newStore(t testing.TB, opts ...etcd.Option) *etcd.Store {
 	t.Helper()
-	cli := newClient(t, shared)
+	cli := shared.Client(t)
 	wipe(t, cli)
 	s, err := etcd.New(cli, opts...)
 	if err != nil {
@@ -205,7 +95,7 @@ func (c *callCounter) calls(fn func()) int64 {
 func countedStore(t testing.TB) (*etcd.Store, *callCounter) {
 	t.Helper()
 	counter := &callCounter{}
-	cli := newClient(t, shared, counter.option())
+	cli := shared.Client(t, counter.option())
 	wipe(t, cli)
 	s, err := etcd.New(cli)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/leasectl/leasectl/stores/etcd"
+	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
 
 // failTimeout bounds a Dial that is expected to fail.
@@ -114,12 +115,12 @@ func TestDialTLS(t *testing.T) {
 	other := newAuthority(t, "some other CA")
 	dir := t.TempDir()
 	serverCert, serverKey := ca.issue(t, "etcd", x509.ExtKeyUsageServerAuth, 2)
-	srv := startServer(t, &transport.TLSInfo{
+	srv := etcdtest.Start(t, etcdtest.WithTLS(transport.TLSInfo{
 		CertFile:       writeFile(t, dir, "server.pem", serverCert),
 		KeyFile:        writeFile(t, dir, "server-key.pem", serverKey),
 		TrustedCAFile:  writeFile(t, dir, "ca.pem", ca.pem),
 		ClientCertAuth: true,
-	})
+	}))
 
 	keyPair := func(a *authority, serial int64) tls.Certificate {
 		certPEM, keyPEM := a.issue(t, "leasectl", x509.ExtKeyUsageClientAuth, serial)
@@ -135,8 +136,8 @@ func TestDialTLS(t *testing.T) {
 	// client has finished its handshake, so the client sees either the
 	// server's alert or a connection closed under its first write.
 	rejected := []string{"certificate required", "bad certificate", "unknown certificate authority", "broken pipe", "reset by peer"}
-	httpsEndpoint := srv.endpoint
-	httpEndpoint := strings.Replace(srv.endpoint, "https://", "http://", 1)
+	httpsEndpoint := srv.Endpoints()[0]
+	httpEndpoint := strings.Replace(httpsEndpoint, "https://", "http://", 1)
 
 	for _, tc := range []struct {
 		name     string
@@ -210,8 +211,8 @@ func containsAny(s string, subs []string) bool {
 // TestDialAuth enables authentication on a server of its own and checks
 // passwords, a user scoped to one prefix, and a client without credentials.
 func TestDialAuth(t *testing.T) {
-	srv := startServer(t, nil)
-	admin := newClient(t, srv)
+	srv := etcdtest.Start(t)
+	admin := srv.Client(t)
 	ctx := t.Context()
 	steps := []struct {
 		what string
@@ -239,7 +240,7 @@ func TestDialAuth(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), timeout)
 		defer cancel()
-		return etcd.Dial(ctx, etcd.Config{Endpoints: []string{srv.endpoint}, Username: user, Password: password})
+		return etcd.Dial(ctx, etcd.Config{Endpoints: srv.Endpoints(), Username: user, Password: password})
 	}
 
 	t.Run("root", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/etcd"
+	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
 
 // watchTimeout bounds every wait for a watch event; generous, because a
@@ -121,7 +122,7 @@ func fmtEvent(ev stores.Event) string {
 // revision of a delete.
 func TestWatchEvents(t *testing.T) {
 	s := newStore(t)
-	raw := newClient(t, shared)
+	raw := shared.Client(t)
 	ctx := t.Context()
 	revA, err := s.Create(ctx, "w/a", []byte("a1"))
 	if err != nil {
@@ -135,6 +136,21 @@ func TestWatchEvents(t *testing.T) {
 		t.Fatalf("Watch(%q) = %v", "w/", err)
 	}
 	f := follow(t, ch)
+	expect := func(want ...stores.Event) {
+		t.Helper()
+		for i, w := range want {
+			got := f.next()
+			if got.Kind != w.Kind || !equalEntry(got.Entry, w.Entry) {
+				t.Fatalf("watch event %d = %s, want %s", i, fmtEvent(got), fmtEvent(w))
+			}
+		}
+	}
+	// The snapshot is taken in the background: write only once it is
+	// complete, or it may already hold the writes.
+	expect(
+		stores.Event{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/a", Value: []byte("a1"), Revision: revA}},
+		stores.Event{Kind: stores.EventSynced},
+	)
 	revA2, err := s.Update(ctx, "w/a", []byte{}, revA)
 	if err != nil {
 		t.Fatal(err)
@@ -150,19 +166,11 @@ func TestWatchEvents(t *testing.T) {
 	if _, err := raw.Put(ctx, "w", "outside"); err != nil {
 		t.Fatal(err)
 	}
-	want := []stores.Event{
-		{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/a", Value: []byte("a1"), Revision: revA}},
-		{Kind: stores.EventSynced},
-		{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/a", Value: []byte{}, Revision: revA2}},
-		{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/b", Value: []byte("b1"), Revision: revB}},
-		{Kind: stores.EventDelete, Entry: stores.Entry{Key: "w/a", Revision: uint64(del.Header.Revision)}},
-	}
-	for i, w := range want {
-		got := f.next()
-		if got.Kind != w.Kind || !equalEntry(got.Entry, w.Entry) {
-			t.Fatalf("watch event %d = %s, want %s", i, fmtEvent(got), fmtEvent(w))
-		}
-	}
+	expect(
+		stores.Event{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/a", Value: []byte{}, Revision: revA2}},
+		stores.Event{Kind: stores.EventPut, Entry: stores.Entry{Key: "w/b", Value: []byte("b1"), Revision: revB}},
+		stores.Event{Kind: stores.EventDelete, Entry: stores.Entry{Key: "w/a", Revision: uint64(del.Header.Revision)}},
+	)
 }
 
 // TestWatchCompactedResyncs compacts the history between the snapshot and
@@ -170,7 +178,7 @@ func TestWatchEvents(t *testing.T) {
 // the watch must reset and send a fresh snapshot, without an error.
 func TestWatchCompactedResyncs(t *testing.T) {
 	s := newStore(t)
-	raw := newClient(t, shared)
+	raw := shared.Client(t)
 	ctx := t.Context()
 	revA, err := s.Create(ctx, "cw/a", []byte("v1"))
 	if err != nil {
@@ -276,11 +284,7 @@ func TestWatchConsumerGone(t *testing.T) {
 // TestWatchUnreachable checks that a watch on a server that is not there
 // reports an EventError promptly, and ends with its context.
 func TestWatchUnreachable(t *testing.T) {
-	ports, err := freePorts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := etcd.New(newClient(t, &server{endpoint: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}))
+	s, err := etcd.New(stoppedServer(t).Client(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,22 +314,8 @@ func TestWatchUnreachable(t *testing.T) {
 // checks that the watch reported the outage and ends up holding the final
 // state of every key.
 func TestWatchSurvivesRestart(t *testing.T) {
-	ports, err := freePorts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := serverConfig{dir: t.TempDir(), ports: ports}
-	srv1, err := launch(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			srv1.e.Close()
-		}
-	})
-	s1, err := etcd.New(newClient(t, srv1))
+	srv := etcdtest.Start(t)
+	s1, err := etcd.New(srv.Client(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,17 +347,12 @@ func TestWatchSurvivesRestart(t *testing.T) {
 	}
 	f.until("updates before the restart", func() bool { return f.holds(want) })
 
-	srv1.e.Close()
-	stopped = true
+	srv.Stop()
 	f.until("an error while the server is down", func() bool { return len(f.errs) > 0 })
 	t.Logf("while down: %v", f.errs[0])
 
-	srv2, err := launch(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv2.e.Close)
-	s2, err := etcd.New(newClient(t, srv2))
+	srv.Restart(t)
+	s2, err := etcd.New(srv.Client(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package natskv_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sync"
 	"testing"
@@ -14,14 +16,16 @@ import (
 	"github.com/leasectl/leasectl/lease/leasetest"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/natskv"
+	"github.com/leasectl/leasectl/stores/natskv/natstest"
 	"github.com/leasectl/leasectl/stores/storetest"
 )
 
 // runCluster starts a three-server JetStream cluster for one test and returns
-// the client URLs of its servers, comma-separated. Replicated (R3) streams
-// answer a CAS that races another write of the same subject with error 10164,
-// which a single server never sends for a plain publish.
-func runCluster(t testing.TB) string {
+// a JetStream context on it once the cluster can place replicated streams.
+// Replicated (R3) streams answer a CAS that races another write of the same
+// subject with error 10164, which a single server never sends for a plain
+// publish.
+func runCluster(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	const n = 3
 	ports := make([]int, n)
@@ -30,67 +34,53 @@ func runCluster(t testing.TB) string {
 		ports[i] = freePort(t)
 		routes[i] = &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
 	}
-	servers := make([]*server.Server, n)
+	servers := make([]*natstest.Server, n)
 	for i := range servers {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoLog:      true,
-			NoSigs:     true,
-			Cluster: server.ClusterOpts{
-				Name: "leasectl",
-				Host: "127.0.0.1",
-				Port: ports[i],
-			},
-			Routes: routes,
-		})
-		if err != nil {
-			t.Fatalf("server %d: %v", i+1, err)
-		}
-		go s.Start()
-		t.Cleanup(func() {
-			s.Shutdown()
-			s.WaitForShutdown()
-		})
-		servers[i] = s
+		// No server could create natstest's anchor alone: JetStream
+		// answers nothing until the cluster has elected a leader.
+		servers[i] = natstest.Start(t, natstest.WithoutAnchor(), natstest.WithServerOptions(func(o *server.Options) {
+			o.ServerName = fmt.Sprintf("n%d", i+1)
+			o.Cluster = server.ClusterOpts{Name: "leasectl", Host: "127.0.0.1", Port: ports[i]}
+			o.Routes = routes
+		}))
 	}
-	var urls string
-	for i, s := range servers {
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("server %d not ready", i+1)
-		}
-		if i > 0 {
-			urls += ","
-		}
-		urls += s.ClientURL()
-	}
-	// Wait for the JetStream meta group to elect a leader.
-	deadline := time.Now().Add(30 * time.Second)
+	_, js := servers[0].Connect(t)
+	// Wait until the cluster can place an R3 stream. A request sent before
+	// it has a leader goes unanswered, hence the short attempts; an elected
+	// leader is not enough either: until it knows its peers, placement
+	// fails with "no suitable peers for placement" (10005). The stream
+	// stays, anchoring the servers' stream directories (see natstest.Anchor).
+	anchor := jetstream.StreamConfig{Name: natstest.Anchor, Subjects: []string{natstest.AnchorSubject}, Replicas: n}
+	deadline := time.Now().Add(natstest.StartTimeout)
 	for {
-		leader := false
-		for _, s := range servers {
-			if s.JetStreamIsLeader() {
-				leader = true
-			}
-		}
-		if leader {
-			break
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		_, err := js.CreateStream(ctx, anchor)
+		cancel()
+		if err == nil {
+			return js
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("cluster elected no JetStream meta leader within 30s")
+			t.Fatalf("cluster cannot place an R%d stream after %v: %v", n, natstest.StartTimeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return urls
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestReplicated runs the driver on an R3 bucket of a three-server cluster,
 // the shape of a production fleet's bucket.
 func TestReplicated(t *testing.T) {
-	_, js := connect(t, runCluster(t))
+	js := runCluster(t)
 	kv := newBucketConfig(t, js, jetstream.KeyValueConfig{History: 10, Replicas: 3})
 	s, err := natskv.New(t.Context(), js, kv.Bucket())
 	if err != nil {

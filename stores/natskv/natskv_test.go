@@ -190,7 +190,7 @@ func TestUpdateAtMarkerRevision(t *testing.T) {
 // TestServerMarker checks the marker the server writes itself when a
 // per-key TTL runs out (Nats-Marker-Reason, no KV-Operation header).
 func TestServerMarker(t *testing.T) {
-	_, js := connect(t, sharedURL(t))
+	_, js := sharedServer(t).Connect(t)
 	// Markers live as long as LimitMarkerTTL, and message TTLs are raised
 	// to it: two seconds keep the marker long enough to look at it.
 	const ttl = 2 * time.Second
@@ -449,8 +449,9 @@ func TestHistory(t *testing.T) {
 
 // TestOpen checks New's and Dial's refusals and Dial's bucket creation.
 func TestOpen(t *testing.T) {
-	url := sharedURL(t)
-	_, js := connect(t, url)
+	srv := sharedServer(t)
+	url := srv.URL()
+	_, js := srv.Connect(t)
 	if _, err := natskv.New(t.Context(), js, "no-such-bucket"); !errors.Is(err, jetstream.ErrBucketNotFound) {
 		t.Errorf("New(missing bucket) = %v, want ErrBucketNotFound", err)
 	}

@@ -3,25 +3,23 @@ package natskv_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leasectl/leasectl/stores/natskv"
+	"github.com/leasectl/leasectl/stores/natskv/natstest"
 )
 
 // The suite shares one in-process server with JetStream; every store gets a
 // bucket of its own. Tests that restart a server start their own.
 var (
-	shared     *server.Server
-	sharedDir  string
+	shared     *natstest.Server
 	sharedOnce sync.Once
 	sharedErr  error
 	bucketSeq  atomic.Int64
@@ -30,119 +28,30 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
-		shared.Shutdown()
-		shared.WaitForShutdown()
-	}
-	if sharedDir != "" {
-		os.RemoveAll(sharedDir)
+		shared.Close()
 	}
 	os.Exit(code)
 }
 
-// sharedURL returns the client URL of the suite's server, starting it on
-// first use.
-func sharedURL(t testing.TB) string {
+// sharedServer returns the suite's server, starting it on first use.
+func sharedServer(t testing.TB) *natstest.Server {
 	t.Helper()
 	sharedOnce.Do(func() {
-		sharedDir, sharedErr = os.MkdirTemp("", "natskv-test-")
-		if sharedErr != nil {
-			return
-		}
-		shared, sharedErr = startServer(sharedDir, -1)
-		if sharedErr == nil {
-			sharedErr = anchorAccountDir(shared.ClientURL())
-		}
+		shared, sharedErr = natstest.New(serverOptions()...)
 	})
 	if sharedErr != nil {
 		t.Fatalf("start shared server: %v", sharedErr)
 	}
-	return shared.ClientURL()
+	return shared
 }
 
-// anchorAccountDir creates a stream that lives as long as the server.
-// nats-server v2.15.2 removes the account's empty streams directory in a
-// goroutine after deleting its last stream (stream.go, deleteStream), which
-// races with creating the next one: "could not create storage directory"
-// (10049). Buckets come and go with every test; the anchor keeps the
-// directory non-empty.
-func anchorAccountDir(url string) error {
-	nc, err := nats.Connect(url)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "ANCHOR", Subjects: []string{"anchor"}})
-	return err
-}
-
-// startServer starts a JetStream server storing in dir on port (-1: any).
-func startServer(dir string, port int) (*server.Server, error) {
-	s, err := server.NewServer(&server.Options{
-		Host:      "127.0.0.1",
-		Port:      port,
-		JetStream: true,
-		StoreDir:  dir,
-		NoLog:     os.Getenv("NATSKV_LOG") == "",
-		NoSigs:    true,
-	})
-	if err != nil {
-		return nil, err
-	}
+// serverOptions are the options of every single server the tests start:
+// with NATSKV_LOG set, the servers log to standard error.
+func serverOptions() []natstest.Option {
 	if os.Getenv("NATSKV_LOG") != "" {
-		s.ConfigureLogger()
+		return []natstest.Option{natstest.WithLogging()}
 	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("server on port %d not ready", port)
-	}
-	return s, nil
-}
-
-// runServer starts a server for one test and shuts it down at cleanup.
-func runServer(t testing.TB, dir string, port int) *server.Server {
-	t.Helper()
-	s, err := startServer(dir, port)
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// connect opens a client connection closed at cleanup.
-func connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		t.Fatalf("connect %s: %v", url, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream: %v", err)
-	}
-	return nc, js
+	return nil
 }
 
 // newBucket creates a fresh bucket keeping ten revisions per key and returns
@@ -182,7 +91,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
-	nc, js := connect(t, sharedURL(t))
+	nc, js := sharedServer(t).Connect(t)
 	kv := newBucket(t, js)
 	s, err := natskv.New(t.Context(), js, kv.Bucket())
 	if err != nil {

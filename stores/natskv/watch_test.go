@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/natskv"
+	"github.com/leasectl/leasectl/stores/natskv/natstest"
 )
 
 // follower applies watch events to a map, as the console does.
@@ -189,14 +191,8 @@ func TestWatchImpossiblePrefix(t *testing.T) {
 // final state of every key, resumed by nats.go's ordered consumer or reset
 // by the driver.
 func TestWatchSurvivesServerRestart(t *testing.T) {
-	dir, port := t.TempDir(), freePort(t)
-	srv, err := startServer(dir, port)
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(func() { srv.Shutdown() })
-	url := srv.ClientURL()
-	_, js := connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	srv := natstest.Start(t, serverOptions()...)
+	_, js := srv.Connect(t, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	kv := newBucket(t, js)
 	s, err := natskv.New(t.Context(), js, kv.Bucket(), natskv.WithWatchRetry(100*time.Millisecond))
 	if err != nil {
@@ -215,15 +211,10 @@ func TestWatchSurvivesServerRestart(t *testing.T) {
 	}, 10*time.Second)
 	revs["k1"] = mustUpdate(t, s, "k1", []byte("k1@1"), revs["k1"])
 
-	srv.Shutdown()
-	srv.WaitForShutdown()
-	srv, err = startServer(dir, port)
-	if err != nil {
-		t.Fatalf("restart server: %v", err)
-	}
+	srv.Restart(t)
 
 	// A second client writes after the restart.
-	_, js2 := connect(t, url)
+	_, js2 := srv.Connect(t)
 	s2, err := natskv.New(t.Context(), js2, kv.Bucket())
 	if err != nil {
 		t.Fatalf("New on the restarted server = %v", err)
@@ -261,7 +252,7 @@ func TestWatchSurvivesServerRestart(t *testing.T) {
 // the bucket again: the driver must report the errors, send EventReset and a
 // fresh snapshot of the new bucket.
 func TestWatchResetsAfterConsumerLoss(t *testing.T) {
-	_, js := connect(t, sharedURL(t))
+	_, js := sharedServer(t).Connect(t)
 	kv := newBucket(t, js)
 	s, err := natskv.New(t.Context(), js, kv.Bucket(), natskv.WithWatchRetry(100*time.Millisecond))
 	if err != nil {
@@ -299,14 +290,8 @@ func TestWatchResetsAfterConsumerLoss(t *testing.T) {
 // after the last sequence seen would miss every new write, so the driver
 // must notice and send EventReset and a fresh snapshot.
 func TestWatchResetsAfterDataLoss(t *testing.T) {
-	port := freePort(t)
-	srv, err := startServer(t.TempDir(), port)
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	t.Cleanup(func() { srv.Shutdown() })
-	url := srv.ClientURL()
-	_, js := connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	srv := natstest.Start(t, serverOptions()...)
+	_, js := srv.Connect(t, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	cfg := jetstream.KeyValueConfig{Bucket: "lossy", History: 10}
 	if _, err := js.CreateKeyValue(t.Context(), cfg); err != nil {
 		t.Fatalf("CreateKeyValue = %v", err)
@@ -323,12 +308,13 @@ func TestWatchResetsAfterDataLoss(t *testing.T) {
 	w := startWatch(t, s, "")
 	w.until(want, 10*time.Second)
 
-	srv.Shutdown()
-	srv.WaitForShutdown()
-	if srv, err = startServer(t.TempDir(), port); err != nil {
-		t.Fatalf("restart server: %v", err)
+	srv.Stop()
+	// Lose the data: the restarted server makes a new, empty store.
+	if err := os.RemoveAll(srv.Dir()); err != nil {
+		t.Fatalf("remove the store: %v", err)
 	}
-	_, js2 := connect(t, url)
+	srv.Restart(t)
+	_, js2 := srv.Connect(t)
 	kv2, err := js2.CreateKeyValue(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("CreateKeyValue on the new server = %v", err)
@@ -347,12 +333,12 @@ func TestWatchResetsAfterDataLoss(t *testing.T) {
 // TestWatchEndsWithClose checks that closing a dialed store ends its watches.
 func TestWatchEndsWithClose(t *testing.T) {
 	bucket := fmt.Sprintf("dial%d", bucketSeq.Add(1))
-	s, err := natskv.Dial(t.Context(), natskv.Config{URL: sharedURL(t), Bucket: bucket, Create: true})
+	s, err := natskv.Dial(t.Context(), natskv.Config{URL: sharedServer(t).URL(), Bucket: bucket, Create: true})
 	if err != nil {
 		t.Fatalf("Dial = %v", err)
 	}
 	t.Cleanup(func() {
-		_, js := connect(t, sharedURL(t))
+		_, js := sharedServer(t).Connect(t)
 		_ = js.DeleteKeyValue(context.Background(), bucket)
 	})
 	ch, err := s.Watch(t.Context(), "")

@@ -11,7 +11,7 @@ BIN       := bin/leasectl
 # outside the repository; scripts/ensure-consul.sh prints its path.
 CONSUL    := scripts/ensure-consul.sh
 
-.PHONY: all build run test test-deps vet fuzz bench clean
+.PHONY: all build run test test-deps vet fuzz bench clean wasm test-wasm
 
 all: build
 
@@ -22,6 +22,7 @@ run: build
 	./$(BIN) $(ARGS)
 
 test-deps:
+	@scripts/ensure-tools.sh
 	@$(CONSUL) >/dev/null
 
 vet:
@@ -29,6 +30,17 @@ vet:
 
 test: test-deps vet build
 	LEASECTL_CONSUL="$$($(CONSUL))" LEASECTL_BIN="$(CURDIR)/$(BIN)" $(GO) test -race -count=1 -timeout 40m ./...
+	scripts/test-wasm.sh
+
+# The console in a browser: build/wasm/ is a static site (needs Node 20 and
+# npm), e.g. python3 -m http.server -d build/wasm 8080
+wasm:
+	scripts/build-wasm.sh
+
+# Build the browser console, run the tui and wasm tests compiled for js under
+# Node, and smoke-test the built site.
+test-wasm:
+	scripts/test-wasm.sh
 
 # Fuzz the record decoder (FUZZTIME=1m by default).
 FUZZTIME ?= 1m
@@ -39,4 +51,4 @@ bench: test-deps
 	LEASECTL_CONSUL="$$($(CONSUL))" $(GO) test -run=NONE -bench=. -benchmem ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin build

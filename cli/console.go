@@ -2,15 +2,147 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/leasectl/leasectl/audit"
+	"github.com/leasectl/leasectl/config"
+	"github.com/leasectl/leasectl/demo"
+	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/stores/memory"
+	"github.com/leasectl/leasectl/tui"
 )
 
-// runConsole opens the operator console. Until the terminal UI lands it
-// prints where to start instead.
-func runConsole(_ context.Context, env Env, _ *globals) error {
-	fmt.Fprintln(env.Stdout, `leasectl: the console is not built yet. Start with:
-  leasectl ls                 every lease in the configured stores
-  leasectl decode < VALUE     classify raw lease bytes
-  leasectl --help             every command`)
-	return nil
+// consoleSetup is what the console runs on.
+type consoleSetup struct {
+	opts tui.Options
+	// stop releases what the setup started (the demo fleet and its store),
+	// once the console has quit.
+	stop func()
+	// notice is printed on stderr after the console quits.
+	notice string
+}
+
+// setupConsole builds the console's options from the config: one source per
+// configured store (all of them, or those named by --store), read-only as
+// the config and --read-only say. Without any config it sets up the demo.
+func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, error) {
+	_, err := config.Path(g.config)
+	switch {
+	case errors.Is(err, config.ErrNoConfig):
+		if len(g.stores) > 0 {
+			return nil, usageErrorf("--store %s: no configuration to find it in (pass --config FILE, set $LEASECTL_CONFIG, or create $XDG_CONFIG_HOME/leasectl/config.yaml)", g.stores[0])
+		}
+		return setupDemo(ctx, env, g)
+	case err != nil:
+		return nil, &exitError{ExitUsage, err}
+	}
+	c, err := loadConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := selectStores(c, g)
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.NewFile(c.AuditLog)
+	if err != nil {
+		return nil, &exitError{ExitUsage, err}
+	}
+	sources := make([]tui.Source, len(sel))
+	for i, s := range sel {
+		readOnly := c.ReadOnly || s.ReadOnly
+		sources[i] = tui.Source{
+			Name:     s.Name,
+			Kind:     s.Kind,
+			Prefix:   s.Prefix,
+			ReadOnly: readOnly,
+			Connect: func(ctx context.Context) (stores.Store, func() error, error) {
+				st, closer, err := config.Open(ctx, s)
+				if err != nil {
+					return nil, nil, err
+				}
+				if readOnly {
+					st = stores.ReadOnly(st)
+				}
+				return st, closer, nil
+			},
+		}
+	}
+	host, _ := os.Hostname()
+	return &consoleSetup{
+		opts: tui.Options{
+			Sources:  sources,
+			Operator: c.Operator,
+			Auditor:  log,
+			Host:     host,
+			ReadOnly: c.ReadOnly,
+			Now:      env.Now,
+		},
+		stop: func() {},
+	}, nil
+}
+
+// setupDemo starts the built-in demo (SPEC §7): a memory store with a
+// simulated fleet on the real lease core, clearly labelled.
+//
+// The demo's operator actions are real writes to that throwaway store and
+// are audited for real, fail-closed like any other, but to a file of their
+// own in the temporary directory: they must not mix with the operator's real
+// audit trail, and nothing of them is worth keeping after the demo.
+func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) {
+	path := demoAuditPath()
+	log, err := audit.NewFile(path)
+	if err != nil {
+		return nil, err
+	}
+	store := memory.New()
+	ctx, cancel := context.WithCancel(ctx)
+	var opts []demo.Option
+	if env.Now != nil {
+		opts = append(opts, demo.WithClock(env.Now))
+	}
+	// Start seeds the store (demo.Seed) before it starts the replicas.
+	fleet, err := demo.Start(ctx, store, opts...)
+	if err != nil {
+		cancel()
+		store.Close()
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return &consoleSetup{
+		opts: tui.Options{
+			Sources: []tui.Source{{
+				Name:     demo.StoreName,
+				Kind:     config.KindMemory,
+				ReadOnly: g.readOnly,
+				Connect: func(context.Context) (stores.Store, func() error, error) {
+					// The store outlives the console: stop closes it once
+					// the fleet has stopped writing.
+					return store, nil, nil
+				},
+			}},
+			Demo:     true,
+			Operator: config.DefaultOperator(),
+			Auditor:  log,
+			Host:     host,
+			ReadOnly: g.readOnly,
+			Now:      env.Now,
+		},
+		stop: func() {
+			cancel()
+			fleet.Wait()
+			store.Close()
+		},
+		notice: fmt.Sprintf("leasectl: that was the demo (no configuration found); its audit log is %s", path),
+	}, nil
+}
+
+// demoAuditPath is the demo's audit log: per user, in the temporary
+// directory.
+func demoAuditPath() string {
+	return filepath.Join(os.TempDir(), "leasectl-demo-"+strconv.Itoa(os.Getuid()), "audit.jsonl")
 }

@@ -1,0 +1,108 @@
+// console.js runs leasectl's console (leasectl.wasm, built from wasm/ by
+// scripts/build-wasm.sh) in an xterm.js terminal. The object it sets on
+// globalThis.leasectl is the whole protocol with the Go side; wasm/main.go
+// documents it.
+
+import { Terminal } from "./vendor/xterm/xterm.mjs";
+import { FitAddon } from "./vendor/addon-fit/addon-fit.mjs";
+
+const status = document.getElementById("status");
+const container = document.getElementById("terminal");
+
+const term = new Terminal({
+  // Bubble Tea v2 moves to the next line with a bare "\n", expecting the
+  // terminal to return the carriage as a tty does (ONLCR).
+  convertEol: true,
+  fontFamily: 'ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace',
+  fontSize: 14,
+  theme: { background: "#1a1b26" },
+});
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open(container);
+fit.fit();
+
+// ended is set once the program has said it exited; a program that
+// stopped without saying so crashed.
+let ended = false;
+
+// host is globalThis.leasectl. The Go side adds input(data) and
+// resize(cols, rows) when it starts and deletes them when it ends.
+const host = {
+  write(bytes) {
+    term.write(bytes);
+  },
+  size() {
+    return { cols: term.cols, rows: term.rows };
+  },
+  exited(err) {
+    ended = true;
+    show(err ? `The console failed: ${err}` : "The console has ended.", true);
+  },
+};
+globalThis.leasectl = host;
+
+// The callbacks only hand over: the Go side queues and returns at once.
+term.onData((data) => host.input?.(data));
+term.onResize(({ cols, rows }) => host.resize?.(cols, rows));
+term.onTitleChange((title) => {
+  document.title = title;
+});
+new ResizeObserver(() => fit.fit()).observe(container);
+
+function show(text, restart) {
+  status.replaceChildren(text);
+  if (restart) {
+    const button = document.createElement("button");
+    button.textContent = "Restart";
+    button.addEventListener("click", () => location.reload());
+    status.append(button);
+  }
+  status.hidden = false;
+  fit.fit();
+}
+
+// instantiate loads leasectl.wasm, streaming when the server sends it as
+// application/wasm.
+async function instantiate(url, imports) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`${url}: ${response.status} ${response.statusText}`);
+  }
+  if (response.headers.get("Content-Type") === "application/wasm") {
+    return WebAssembly.instantiateStreaming(response, imports);
+  }
+  return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+}
+
+// newGo returns the Go runtime's glue, fixed not to throw once the program
+// has ended: wasm_exec.js leaves the program's timers armed when it exits,
+// and each then throws "Go program has already exited"
+// (https://github.com/golang/go/issues/72797).
+function newGo() {
+  const go = new Go();
+  const exit = go.exit;
+  go.exit = (code) => {
+    for (const timer of go._scheduledTimeouts.values()) {
+      clearTimeout(timer);
+    }
+    go._scheduledTimeouts.clear();
+    exit(code);
+  };
+  return go;
+}
+
+try {
+  const go = newGo();
+  const { instance } = await instantiate("leasectl.wasm", go.importObject);
+  status.hidden = true;
+  fit.fit();
+  term.focus();
+  await go.run(instance);
+  if (!ended) {
+    show("The console stopped unexpectedly: the browser's console has the details.", true);
+  }
+} catch (err) {
+  console.error(err);
+  show(`The console could not start: ${err.message ?? err}`, true);
+}

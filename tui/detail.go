@@ -1,0 +1,227 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/safetext"
+	"github.com/leasectl/leasectl/stores"
+)
+
+// historyAbsent says why a store shows no history.
+const historyAbsent = "not kept by this store (etcd and NATS KV keep it)"
+
+// detail is the view of one lease: decoded fields with absolute and relative
+// times, the raw bytes, the corrupt reason, the revision and, when the store
+// keeps it, the history. Its lines are built when something it shows
+// changes, not per frame; View shows the visible ones.
+type detail struct {
+	styles *Styles
+	keys   KeyMap
+	th     lease.Thresholds
+	loc    *time.Location
+	now    time.Time
+
+	width, height int
+
+	store string
+	entry stores.Entry
+	found bool
+
+	hasHistory  bool
+	histLoading bool
+	history     []stores.Entry
+	histErr     error
+
+	lines  []string
+	offset int
+}
+
+func newDetail(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location) detail {
+	return detail{styles: s, keys: k, th: th, loc: loc}
+}
+
+// open shows a lease; hasHistory says whether its store keeps history (a
+// historyMsg will follow).
+func (d *detail) open(store string, e stores.Entry, found, hasHistory bool) {
+	d.store, d.entry, d.found = store, e, found
+	d.hasHistory, d.histLoading, d.history, d.histErr = hasHistory, hasHistory, nil, nil
+	d.offset = 0
+	d.render()
+}
+
+// SetEntry updates the shown lease after a change in the store.
+func (d *detail) SetEntry(e stores.Entry, found bool) {
+	d.entry, d.found = e, found
+	d.render()
+}
+
+// SetHistory sets the key's history.
+func (d *detail) SetHistory(entries []stores.Entry, err error) {
+	d.history, d.histErr, d.histLoading = entries, err, false
+	d.render()
+}
+
+// SetSize sets the area the detail view fills.
+func (d *detail) SetSize(w, h int) {
+	d.width, d.height = w, max(h, 1)
+	d.render()
+}
+
+// SetNow moves the clock the relative times are rendered against.
+func (d *detail) SetNow(now time.Time) {
+	if lease.UnixSeconds(now) == lease.UnixSeconds(d.now) {
+		return
+	}
+	d.now = now
+	if d.store != "" {
+		d.render()
+	}
+}
+
+// Update scrolls.
+func (d detail) Update(msg tea.Msg) (detail, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return d, nil
+	}
+	switch {
+	case key.Matches(k, d.keys.Up):
+		d.offset--
+	case key.Matches(k, d.keys.Down):
+		d.offset++
+	case key.Matches(k, d.keys.PageUp):
+		d.offset -= d.height
+	case key.Matches(k, d.keys.PageDown):
+		d.offset += d.height
+	case key.Matches(k, d.keys.Top):
+		d.offset = 0
+	case key.Matches(k, d.keys.Bottom):
+		d.offset = len(d.lines)
+	}
+	d.clamp()
+	return d, nil
+}
+
+func (d *detail) clamp() {
+	d.offset = min(max(d.offset, 0), max(len(d.lines)-d.height, 0))
+}
+
+// View renders the visible lines.
+func (d detail) View() string {
+	end := min(d.offset+d.height, len(d.lines))
+	return strings.Join(d.lines[d.offset:end], "\n")
+}
+
+// labelWidth aligns the field labels.
+const labelWidth = 11
+
+// render builds every line of the view.
+func (d *detail) render() {
+	s := d.styles
+	now := lease.UnixSeconds(d.now)
+	var lines []string
+	add := func(label, value string) {
+		lines = append(lines, s.Label.Render(pad(label, labelWidth))+value)
+	}
+	title := s.StoreName.Render(safetext.Clean(d.store)) + s.Dim.Render(" / ") + s.Title.Render(safetext.Clean(d.entry.Key))
+	lines = append(lines, ansi.Truncate(title, d.width, safetext.Ellipsis), "")
+
+	st := lease.Status{State: lease.Absent}
+	if d.found {
+		st = lease.Classify(d.entry.Value, d.now, d.th)
+	}
+	state := s.state(st.State).Render(st.State.String())
+	for _, f := range st.Flags.Strings() {
+		fs := s.FlagCompleted
+		if f == "skewed" {
+			fs = s.FlagSkewed
+		}
+		state += " " + fs.Render(f)
+	}
+	if !d.found {
+		state += s.Dim.Render(" — the key is gone from the store")
+	}
+	add("state", state)
+	if d.found {
+		add("revision", strconv.FormatUint(d.entry.Revision, 10))
+	}
+	switch st.State {
+	case lease.Held, lease.Expired:
+		r := st.Record
+		add("holder", safetext.Truncate(r.HolderID, max(d.width-labelWidth, 8)))
+		add("acquired", fmt.Sprintf("%s · %s · unix %d", absolute(r.AcquiredAtUnix, d.loc), s.Dim.Render(ago(now, r.AcquiredAtUnix)), r.AcquiredAtUnix))
+		add("expires", fmt.Sprintf("%s · %s · unix %d", absolute(r.ExpiresAtUnix, d.loc), s.Dim.Render(countdown(now, r.ExpiresAtUnix)), r.ExpiresAtUnix))
+		if r.ExpiresAtUnix >= r.AcquiredAtUnix {
+			add("period", precise(r.ExpiresAtUnix-r.AcquiredAtUnix))
+		}
+		switch {
+		case r.Completed():
+			add("completed", "cursor "+safetext.Truncate(r.CompletedCursorHex, max(d.width-labelWidth-7, 8)))
+		case r.CompletedAtUnix != nil:
+			add("completed", s.Dim.Render("no cursor"))
+		default:
+			add("completed", s.Dim.Render("no"))
+		}
+		if at := r.CompletedAtUnix; at != nil {
+			add("", fmt.Sprintf("at %s · %s · unix %d", absolute(*at, d.loc), s.Dim.Render(ago(now, *at)), *at))
+		}
+		if st.Flags.Has(lease.Skewed) {
+			add("skewed", s.FlagSkewed.Render(fmt.Sprintf("acquired more than %v ahead of this clock, expiring before acquired, or a period over %v", d.th.SkewTolerance, d.th.MaxPeriod)))
+		}
+	case lease.Corrupt:
+		add("reason", s.StateCorrupt.Render(safetext.Clean(st.Reason)))
+		add("", s.Dim.Render("a corrupt lease is stealable: the next trigger of any replica wins it"))
+	case lease.Tombstone:
+		add("meaning", "released or abandoned: the next trigger of any replica wins it")
+	}
+
+	if d.found {
+		lines = append(lines, "")
+		kind := "JSON"
+		switch {
+		case len(d.entry.Value) == 0:
+			kind = "empty"
+		case !utf8.Valid(d.entry.Value):
+			kind = "not UTF-8, hex"
+		}
+		add("value", s.Dim.Render(fmt.Sprintf("%d bytes · %s", len(d.entry.Value), kind)))
+		for _, l := range rawLines(s, d.entry.Value, d.width-2) {
+			lines = append(lines, "  "+l)
+		}
+	}
+
+	lines = append(lines, "")
+	switch {
+	case !d.hasHistory:
+		add("history", s.Dim.Render(historyAbsent))
+	case d.histLoading:
+		add("history", s.Dim.Render("loading…"))
+	case d.histErr != nil:
+		add("history", s.StatusError.Render(safetext.Clean(d.histErr.Error())))
+	default:
+		n := fmt.Sprintf("%d entries", len(d.history))
+		if len(d.history) == 1 {
+			n = "1 entry"
+		}
+		add("history", s.Dim.Render(n+" kept by the store"))
+		for _, e := range d.history {
+			hs := lease.Classify(e.Value, d.now, d.th)
+			line := fmt.Sprintf("  rev %-8d %s  %s", e.Revision, pad(describe(hs), 28), compactRaw(e.Value))
+			lines = append(lines, ansi.Truncate(line, d.width, safetext.Ellipsis))
+		}
+	}
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, d.width, safetext.Ellipsis)
+	}
+	d.lines = lines
+	d.clamp()
+}

@@ -1,0 +1,423 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/safetext"
+	"github.com/leasectl/leasectl/stores"
+)
+
+// defaultTTL is the ttl an operator action proposes: long enough to work an
+// incident, short enough that a forgotten operator lease hands back to the
+// fleet on its own.
+const defaultTTL = "15m"
+
+// field names.
+const (
+	fieldTTL     = "ttl"
+	fieldReason  = "reason"
+	fieldConfirm = "confirm"
+)
+
+// field is one text input of a dialog.
+type field struct {
+	name  string
+	input textinput.Model
+}
+
+// dialog is the modal of one operator action: acquire (asks for the ttl),
+// force takeover (ttl, reason, the key's last segment typed to confirm, and
+// the records before and after side by side) or release (reason and the
+// last segment). It validates what was typed and sends a dialogSubmitMsg;
+// it never writes. esc is handled by the root, which closes it.
+type dialog struct {
+	styles *Styles
+	keys   KeyMap
+	th     lease.Thresholds
+	loc    *time.Location
+	now    time.Time
+
+	width int
+
+	action string // lease.ActionAcquire, ActionTakeover or ActionRelease
+	store  string
+	entry  stores.Entry
+	found  bool
+	op     *lease.Operator // for the takeover's preview only
+
+	fields []field
+	focus  int
+	err    string
+	busy   bool
+	// stale is set when the key changed after the dialog opened: the
+	// action will then fail with "changed since you looked".
+	stale bool
+
+	// fresh is the record a takeover would write with the ttl typed so far.
+	fresh   lease.Record
+	freshOK bool
+}
+
+func newDialog(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location, now time.Time, action, store string, e stores.Entry, found bool, op *lease.Operator) dialog {
+	d := dialog{styles: s, keys: k, th: th, loc: loc, now: now, action: action, store: store, entry: e, found: found, op: op}
+	var names []string
+	switch action {
+	case lease.ActionAcquire:
+		names = []string{fieldTTL}
+	case lease.ActionTakeover:
+		names = []string{fieldTTL, fieldReason, fieldConfirm}
+	case lease.ActionRelease:
+		names = []string{fieldReason, fieldConfirm}
+	}
+	for _, n := range names {
+		in := textinput.New()
+		in.Prompt = ""
+		in.SetStyles(s.Input)
+		in.CharLimit = 256
+		switch n {
+		case fieldTTL:
+			in.SetValue(defaultTTL)
+			in.CursorEnd()
+		case fieldReason:
+			in.Placeholder = "why (goes to the audit log)"
+		case fieldConfirm:
+			in.Placeholder = "type " + strconvQuote(lastSegment(e.Key)) + " to confirm"
+		}
+		d.fields = append(d.fields, field{name: n, input: in})
+	}
+	d.setFocus(0)
+	d.preview()
+	return d
+}
+
+// SetSize sets the screen size the dialog centres in.
+func (d *dialog) SetSize(w, _ int) {
+	d.width = w
+	for i := range d.fields {
+		d.fields[i].input.SetWidth(max(d.innerWidth()-labelWidth-2, 8))
+	}
+}
+
+// SetNow moves the clock (the preview's times follow it).
+func (d *dialog) SetNow(now time.Time) {
+	d.now = now
+	d.preview()
+}
+
+// innerWidth is the width inside the dialog's frame.
+func (d dialog) innerWidth() int {
+	return max(min(d.width-6, 96), 30)
+}
+
+func (d *dialog) setFocus(i int) tea.Cmd {
+	if len(d.fields) == 0 {
+		return nil
+	}
+	d.focus = (i + len(d.fields)) % len(d.fields)
+	var cmd tea.Cmd
+	for j := range d.fields {
+		if j == d.focus {
+			cmd = d.fields[j].input.Focus()
+		} else {
+			d.fields[j].input.Blur()
+		}
+	}
+	return cmd
+}
+
+// value returns the trimmed text of the named field.
+func (d dialog) value(name string) string {
+	for _, f := range d.fields {
+		if f.name == name {
+			return strings.TrimSpace(f.input.Value())
+		}
+	}
+	return ""
+}
+
+func (d dialog) index(name string) int {
+	for i, f := range d.fields {
+		if f.name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+// preview computes the takeover's new record for the ttl typed so far.
+func (d *dialog) preview() {
+	d.freshOK = false
+	if d.action != lease.ActionTakeover || d.op == nil {
+		return
+	}
+	if ttl, err := parseTTL(d.value(fieldTTL)); err == nil {
+		d.fresh, d.freshOK = d.op.FreshRecord(ttl), true
+	}
+}
+
+// parseTTL parses an operator's ttl: a Go duration of at least 1s.
+func parseTTL(s string) (time.Duration, error) {
+	ttl, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("ttl %q: want a duration such as 15m or 1h30m", s)
+	}
+	if ttl < lease.MinTTL {
+		return 0, fmt.Errorf("ttl %v: want at least %v", ttl, lease.MinTTL)
+	}
+	return ttl, nil
+}
+
+// errConfirm is the wrong-confirmation error.
+var errConfirm = errors.New("confirmation does not match")
+
+// request validates the fields; on failure it names the field to fix.
+func (d dialog) request() (actionRequest, string, error) {
+	req := actionRequest{action: d.action, store: d.store, key: d.entry.Key, rev: d.entry.Revision}
+	for _, f := range d.fields {
+		v := strings.TrimSpace(f.input.Value())
+		switch f.name {
+		case fieldTTL:
+			ttl, err := parseTTL(v)
+			if err != nil {
+				return req, f.name, err
+			}
+			req.ttl = ttl
+		case fieldReason:
+			if v == "" {
+				return req, f.name, errors.New("a reason is required: it goes to the audit log")
+			}
+			req.reason = v
+		case fieldConfirm:
+			seg := lastSegment(d.entry.Key)
+			if v != seg && v != safetext.Clean(seg) {
+				return req, f.name, fmt.Errorf("%w: type %q (the key's last segment) to confirm", errConfirm, safetext.Clean(seg))
+			}
+		}
+	}
+	return req, "", nil
+}
+
+// Update edits the fields and submits.
+func (d dialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	if d.busy {
+		return d, nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, d.keys.NextField):
+			return d, d.setFocus(d.focus + 1)
+		case key.Matches(k, d.keys.PrevField):
+			return d, d.setFocus(d.focus - 1)
+		case key.Matches(k, d.keys.Submit):
+			if d.focus < len(d.fields)-1 {
+				return d, d.setFocus(d.focus + 1)
+			}
+			req, bad, err := d.request()
+			if err != nil {
+				d.err = err.Error()
+				return d, d.setFocus(d.index(bad))
+			}
+			d.err, d.busy = "", true
+			return d, func() tea.Msg { return dialogSubmitMsg{req: req} }
+		}
+	}
+	if len(d.fields) == 0 {
+		return d, nil
+	}
+	var cmd tea.Cmd
+	f := &d.fields[d.focus]
+	before := f.input.Value()
+	f.input, cmd = f.input.Update(msg)
+	if f.input.Value() != before {
+		d.err = ""
+		if f.name == fieldTTL {
+			d.preview()
+		}
+	}
+	return d, cmd
+}
+
+// verb names the action in help text.
+func (d dialog) verb() string {
+	switch d.action {
+	case lease.ActionTakeover:
+		return "take over"
+	case lease.ActionRelease:
+		return "release"
+	}
+	return "acquire"
+}
+
+// title returns the dialog's title and whether the action is dangerous.
+func (d dialog) title() (string, bool) {
+	switch d.action {
+	case lease.ActionTakeover:
+		return "FORCE TAKEOVER", true
+	case lease.ActionRelease:
+		return "RELEASE", true
+	}
+	return "ACQUIRE", false
+}
+
+// View renders the dialog's box; the root centres it over the screen.
+func (d dialog) View() string {
+	s := d.styles
+	w := d.innerWidth()
+	now := lease.UnixSeconds(d.now)
+	title, danger := d.title()
+	ts := s.DialogTitle
+	if danger {
+		ts = s.DialogDanger
+	}
+	var lines []string
+	add := func(l ...string) { lines = append(lines, l...) }
+	add(ts.Render(title)+"  "+s.StoreName.Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(d.entry.Key, max(w-len(title)-len(d.store)-5, 8)), "")
+
+	cur := lease.Status{State: lease.Absent}
+	if d.found {
+		cur = lease.Classify(d.entry.Value, d.now, d.th)
+	}
+	holder := "operator:?"
+	if d.op != nil {
+		holder = d.op.HolderID()
+	}
+	switch d.action {
+	case lease.ActionAcquire:
+		add(wrap(fmt.Sprintf("Runs the fleet's own acquire as %s: it wins only if the lease is absent, a tombstone, expired or corrupt — never over a live lease.", safetext.Clean(holder)), w)...)
+		add("", s.Label.Render("now  ")+d.summary(cur, now))
+	case lease.ActionTakeover:
+		add(wrap(fmt.Sprintf("Writes a fresh record held by %s over whatever is there, even a live lease, if the key is still at revision %d.", safetext.Clean(holder), d.entry.Revision), w)...)
+		add("", d.sideBySide(cur, w))
+	case lease.ActionRelease:
+		add(wrap(fmt.Sprintf("Writes an empty value (a tombstone) at revision %d so that the fleet's next trigger wins at once.", d.entry.Revision), w)...)
+		add("", s.Label.Render("now  ")+d.summary(cur, now))
+		if cur.State == lease.Held {
+			add(s.StatusWarn.Render("This lease is live: its holder may still be exporting, and the next winner will export again."))
+		}
+	}
+	add("")
+	for i, f := range d.fields {
+		label := f.name
+		marker := "  "
+		if i == d.focus {
+			marker = "> "
+		}
+		add(s.Label.Render(marker+pad(label, labelWidth)) + f.input.View())
+	}
+	add("")
+	if d.stale {
+		add(s.StatusWarn.Render(safetext.Truncate("Changed since this dialog opened: confirming will fail and show the new state.", w)))
+	}
+	switch {
+	case d.busy:
+		add(s.StatusInfo.Render("writing…"))
+	case d.err != "":
+		add(s.StatusError.Render(safetext.Truncate(d.err, w)))
+	default:
+		add(s.Dim.Render(fmt.Sprintf("CAS against revision %d · audited · esc cancels without writing", d.entry.Revision)))
+	}
+	return s.Dialog.Width(w + 4).Render(strings.Join(lines, "\n"))
+}
+
+// summary describes a status on one line with its expiry.
+func (d dialog) summary(st lease.Status, now uint64) string {
+	text := d.styles.state(st.State).Render(st.State.String())
+	switch st.State {
+	case lease.Held, lease.Expired:
+		text += " by " + safetext.Truncate(st.Record.HolderID, 40) + ", " + countdown(now, st.Record.ExpiresAtUnix)
+	case lease.Corrupt:
+		text += ": " + safetext.Truncate(st.Reason, 60)
+	}
+	if d.found {
+		text += d.styles.Dim.Render(fmt.Sprintf(" (rev %d)", d.entry.Revision))
+	}
+	return text
+}
+
+// sideBySide renders the current and the new record of a takeover.
+func (d dialog) sideBySide(cur lease.Status, w int) string {
+	pw := max((w-1)/2, 20)
+	inner := pw - 4
+	left := d.recordLines(cur, d.entry.Value, inner)
+	leftTitle := fmt.Sprintf("now · rev %d", d.entry.Revision)
+	if !d.found {
+		leftTitle = "now · absent"
+	}
+	var right []string
+	if d.freshOK {
+		right = d.recordLines(lease.Status{State: lease.Held, Record: d.fresh}, d.fresh.Encode(), inner)
+	} else {
+		right = []string{d.styles.StatusError.Render("type a valid ttl")}
+	}
+	for len(left) < len(right) {
+		left = append(left, "")
+	}
+	for len(right) < len(left) {
+		right = append(right, "")
+	}
+	panel := func(title string, body []string) string {
+		return d.styles.Panel.Width(pw).Render(d.styles.Label.Render(title) + "\n" + strings.Join(body, "\n"))
+	}
+	return lipgloss.JoinHorizontal(lipgloss.Top, panel(leftTitle, left), " ", panel("after · new record", right))
+}
+
+// recordLines renders a record's fields for a preview panel of width w.
+func (d dialog) recordLines(st lease.Status, raw []byte, w int) []string {
+	s := d.styles
+	now := lease.UnixSeconds(d.now)
+	out := []string{s.state(st.State).Render(st.State.String())}
+	switch st.State {
+	case lease.Held, lease.Expired:
+		r := st.Record
+		out[0] += " " + strings.Join(st.Flags.Strings(), " ")
+		out = append(out,
+			"holder   "+safetext.Truncate(r.HolderID, w-9),
+			"acquired "+unixTime(r.AcquiredAtUnix).UTC().Format("15:04:05 MST")+" "+s.Dim.Render(ago(now, r.AcquiredAtUnix)),
+			"expires  "+unixTime(r.ExpiresAtUnix).UTC().Format("15:04:05 MST")+" "+s.Dim.Render(countdown(now, r.ExpiresAtUnix)),
+		)
+		if r.Completed() {
+			out = append(out, "cursor   "+safetext.Truncate(r.CompletedCursorHex, w-9))
+		} else {
+			out = append(out, "cursor   "+s.Dim.Render("none"))
+		}
+	case lease.Corrupt:
+		out = append(out, safetext.Truncate(st.Reason, w))
+	case lease.Tombstone:
+		out = append(out, s.Dim.Render("empty value (released)"))
+	}
+	out = append(out, s.Dim.Render(safetext.Truncate(compactRaw(raw), w)))
+	if st.State == lease.Absent {
+		out = out[:1]
+	}
+	return out
+}
+
+// wrap breaks text into lines of at most w cells at spaces.
+func wrap(text string, w int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len([]rune(line))+1+len([]rune(word)) > w:
+			lines = append(lines, line)
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}

@@ -1,0 +1,259 @@
+package tui
+
+import (
+	"fmt"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/leasectl/leasectl/lease"
+)
+
+// onKey routes a key press to what the keyboard drives now.
+func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, m.keys.Interrupt) {
+		return m.quit()
+	}
+	switch m.mode() {
+	case modeDialog:
+		return m.dialogKey(k)
+	case modeHelp:
+		if key.Matches(k, m.keys.Back) {
+			m.showHelp = false
+		}
+		return nil
+	case modeFilter:
+		return m.filterKey(k)
+	case modeDetail:
+		return m.detailKey(k)
+	}
+	return m.tableKey(k)
+}
+
+// onPaste pastes into the focused input, if any.
+func (m *Model) onPaste(p tea.PasteMsg) tea.Cmd {
+	var cmd tea.Cmd
+	switch m.mode() {
+	case modeDialog:
+		m.dialog, cmd = m.dialog.Update(p)
+	case modeFilter:
+		m.filter, cmd = m.filter.Update(p)
+		m.table.SetFilter(m.filter.Value(), m.rows)
+	}
+	return cmd
+}
+
+func (m *Model) quit() tea.Cmd {
+	m.quitting = true
+	m.sess.cancel()
+	return tea.Quit
+}
+
+func (m *Model) tableKey(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(k, m.keys.Quit):
+		return m.quit()
+	case key.Matches(k, m.keys.Help):
+		m.showHelp = true
+	case key.Matches(k, m.keys.Back):
+		m.setFilter("")
+	case key.Matches(k, m.keys.Filter):
+		m.filtering = true
+		m.filter.SetValue(m.table.filter)
+		m.filter.CursorEnd()
+		m.setSize(m.width, m.height)
+		return m.filter.Focus()
+	case key.Matches(k, m.keys.Sort):
+		m.table.cycleSort(m.rows)
+		m.status.Set(statusInfo, "sorted by "+m.table.sortBy.name())
+	case key.Matches(k, m.keys.SortReverse):
+		m.table.reverse(m.rows)
+		order := "ascending"
+		if m.table.desc {
+			order = "descending"
+		}
+		m.status.Set(statusInfo, "sorted by "+m.table.sortBy.name()+", "+order)
+	case key.Matches(k, m.keys.Detail):
+		return m.openDetail()
+	case key.Matches(k, m.keys.Refresh):
+		return m.refreshAll()
+	default:
+		if cmd, ok := m.actionKey(k); ok {
+			return cmd
+		}
+		var cmd tea.Cmd
+		m.table, cmd = m.table.Update(k)
+		return cmd
+	}
+	return nil
+}
+
+func (m *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(k, m.keys.Back):
+		m.showDetail = false
+	case key.Matches(k, m.keys.Help):
+		m.showHelp = true
+	case key.Matches(k, m.keys.Refresh):
+		return m.refreshAll()
+	default:
+		if cmd, ok := m.actionKey(k); ok {
+			return cmd
+		}
+		var cmd tea.Cmd
+		m.detail, cmd = m.detail.Update(k)
+		return cmd
+	}
+	return nil
+}
+
+func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(k, m.keys.Back):
+		m.filtering = false
+		m.filter.Blur()
+		m.setFilter("")
+	case key.Matches(k, m.keys.ApplyFilter):
+		m.filtering = false
+		m.filter.Blur()
+		m.setSize(m.width, m.height)
+	default:
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(k)
+		m.table.SetFilter(m.filter.Value(), m.rows)
+		return cmd
+	}
+	return nil
+}
+
+// setFilter sets the filter and relays out (the filter line comes and goes).
+func (m *Model) setFilter(f string) {
+	m.filter.SetValue(f)
+	m.table.SetFilter(f, m.rows)
+	m.setSize(m.width, m.height)
+}
+
+func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, m.keys.Back) {
+		if m.dialog.busy {
+			m.status.Set(statusWarn, "the write is already on its way; its outcome follows")
+			return nil
+		}
+		m.showDialog = false
+		title, _ := m.dialog.title()
+		m.status.Set(statusInfo, fmt.Sprintf("%s cancelled: nothing was written", title))
+		return nil
+	}
+	var cmd tea.Cmd
+	m.dialog, cmd = m.dialog.Update(k)
+	return cmd
+}
+
+// actionKey opens the dialog of an action key, or says why the action is
+// refused when its key is disabled here. ok is false when k is no action key.
+func (m *Model) actionKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	actions := []struct {
+		b      key.Binding
+		action string
+	}{
+		{m.keys.Acquire, lease.ActionAcquire},
+		{m.keys.Takeover, lease.ActionTakeover},
+		{m.keys.Release, lease.ActionRelease},
+	}
+	for _, a := range actions {
+		switch {
+		case key.Matches(k, a.b):
+			return m.openAction(a.action), true
+		case key.Matches(k, enabled(a.b)):
+			m.status.Set(statusWarn, fmt.Sprintf("refused: %s; nothing was written", m.blocked(a.action)))
+			return nil, true
+		}
+	}
+	return nil, false
+}
+
+// syncKeys enables the bindings that apply now and hands the key map to the
+// components.
+func (m *Model) syncKeys() {
+	md := m.mode()
+	m.keys = m.keysFor(md)
+	under := modeTable
+	if m.showDetail {
+		under = modeDetail
+	}
+	if md == modeDialog || md == modeFilter {
+		under = md
+	}
+	m.help.SetKeys(m.keysFor(under))
+	m.table.keys, m.detail.keys, m.dialog.keys = m.keys, m.keys, m.keys
+}
+
+// keysFor returns the key map of a mode: every binding that does nothing
+// there is disabled, so the help shows only what applies.
+func (m Model) keysFor(md mode) KeyMap {
+	k := m.base
+	for _, b := range k.all() {
+		b.SetEnabled(false)
+	}
+	on := func(bs ...*key.Binding) {
+		for _, b := range bs {
+			b.SetEnabled(true)
+		}
+	}
+	on(&k.Interrupt)
+	nav := []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}
+	switch md {
+	case modeTable:
+		on(&k.Filter, &k.Sort, &k.SortReverse, &k.Refresh, &k.Help, &k.Quit)
+		if len(m.table.index) > 0 {
+			on(nav...)
+			on(&k.Detail)
+		}
+		if m.table.filter != "" {
+			on(&k.Back)
+			k.Back.SetHelp("esc", "clear filter")
+		}
+		m.enableActions(&k)
+	case modeFilter:
+		on(&k.ApplyFilter, &k.Back)
+		k.Back.SetHelp("esc", "clear filter")
+	case modeDetail:
+		on(nav...)
+		on(&k.Back, &k.Help, &k.Refresh)
+		k.Up.SetHelp("↑/k", "scroll up")
+		k.Down.SetHelp("↓/j", "scroll down")
+		// q closes the view first (SPEC §8).
+		k.Back.SetKeys("esc", "q")
+		k.Back.SetHelp("esc/q", "close")
+		m.enableActions(&k)
+	case modeDialog:
+		on(&k.Submit, &k.Back)
+		if len(m.dialog.fields) > 1 {
+			on(&k.NextField, &k.PrevField)
+		}
+		k.Submit.SetHelp("enter", "next, then "+m.dialog.verb())
+		if len(m.dialog.fields) == 1 {
+			k.Submit.SetHelp("enter", m.dialog.verb())
+		}
+		k.Back.SetHelp("esc", "cancel")
+	case modeHelp:
+		on(&k.Back)
+		k.Back.SetKeys("esc", "?", "q")
+		k.Back.SetHelp("esc/?/q", "close help")
+	}
+	return k
+}
+
+// enableActions enables the write keys that may act on the target lease.
+func (m Model) enableActions(k *KeyMap) {
+	for _, b := range k.actionKeys() {
+		b.SetEnabled(false)
+	}
+	if m.blocked(lease.ActionAcquire) == "" {
+		k.Acquire.SetEnabled(true)
+		k.Takeover.SetEnabled(true)
+	}
+	if m.blocked(lease.ActionRelease) == "" {
+		k.Release.SetEnabled(true)
+	}
+}

@@ -1,0 +1,313 @@
+// Package tui is leasectl's operator console: a Bubble Tea program that
+// shows every lease key of every configured store, live, and runs the
+// operator actions of SPEC §4 (acquire, force takeover, release) through the
+// lease core.
+//
+// Only Model implements tea.Model. The components (table, detail view,
+// dialogs, help, status line, stores pane) each expose Update, View and
+// SetSize and share one Styles and one KeyMap handed down by the model. All
+// I/O runs in tea.Cmds that capture values (a store, an operator, a channel),
+// never the model; Init, Update and View do none. Every string that came
+// from a store is cleaned with package safetext before it is rendered.
+//
+// The package holds no terminal or signal code, so that it builds for the
+// browser too; the terminal wiring lives in package cli.
+package tui
+
+import (
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/leasectl/leasectl/lease"
+)
+
+// Options configure the console.
+type Options struct {
+	// Sources are the stores to show, in this order.
+	Sources []Source
+	// Demo labels the console as a demo, with a badge in the header.
+	Demo bool
+	// Operator is the operator's name; actions write holder
+	// "operator:<Operator>".
+	Operator string
+	// Auditor receives the audit trail of every write. Without one, every
+	// write is refused (the lease core fails closed).
+	Auditor lease.Auditor
+	// Host is written to the audit trail; default os.Hostname.
+	Host string
+	// ReadOnly refuses every write action on every store.
+	ReadOnly bool
+	// Now is the wall clock; default time.Now.
+	Now func() time.Time
+	// Thresholds tune the skewed flag; the zero value means
+	// lease.DefaultThresholds.
+	Thresholds lease.Thresholds
+}
+
+// defaultOperator names an operator who gave no name, so that the console
+// still opens; actions then write "operator:unknown".
+const defaultOperator = "unknown"
+
+// mode is what the keyboard currently drives.
+type mode int
+
+const (
+	modeTable mode = iota
+	modeFilter
+	modeDetail
+	modeDialog
+	modeHelp
+)
+
+// Model is the console's root model, the only tea.Model of the package.
+type Model struct {
+	opts   Options
+	sess   *session
+	oc     operatorConfig
+	clock  func() time.Time
+	now    time.Time
+	loc    *time.Location
+	th     lease.Thresholds
+	tick   time.Duration
+	after  func(time.Duration, tea.Msg) tea.Cmd
+	styles *Styles
+	base   KeyMap // the bindings before enabling
+	keys   KeyMap // base, enabled for the current mode
+
+	width, height int
+
+	srcs   []*storeState
+	byName map[string]*storeState
+	rows   *rowSet
+
+	table  table
+	pane   storesPane
+	detail detail
+	dialog dialog
+	help   helpView
+	status statusLine
+	filter textinput.Model
+
+	showDetail bool
+	showDialog bool
+	showHelp   bool
+	filtering  bool
+	quitting   bool
+}
+
+// Defaults before the terminal reports its size.
+const (
+	defaultWidth  = 100
+	defaultHeight = 30
+)
+
+// New returns the console for opts. Nothing is dialled until the program
+// runs Init's commands.
+func New(opts Options) Model {
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	th := opts.Thresholds
+	if th == (lease.Thresholds{}) {
+		th = lease.DefaultThresholds
+	}
+	name := opts.Operator
+	if name == "" {
+		name = defaultOperator
+	}
+	oc := operatorConfig{name: name, opts: []lease.OperatorOption{lease.WithOperatorClock(clock), lease.WithThresholds(th)}}
+	if opts.Auditor != nil {
+		oc.opts = append(oc.opts, lease.WithAuditor(opts.Auditor))
+	}
+	if opts.Host != "" {
+		oc.opts = append(oc.opts, lease.WithHost(opts.Host))
+	}
+	styles := new(NewStyles(true))
+	keys := DefaultKeyMap()
+	m := Model{
+		opts:   opts,
+		sess:   newSession(),
+		oc:     oc,
+		clock:  clock,
+		now:    clock(),
+		loc:    time.Local,
+		th:     th,
+		tick:   time.Second,
+		after:  after,
+		styles: styles,
+		base:   keys,
+		keys:   keys,
+		byName: make(map[string]*storeState),
+		rows:   newRowSet(th),
+		table:  newTable(styles, keys, th),
+		pane:   storesPane{styles: styles},
+		help:   newHelpView(styles),
+		status: statusLine{styles: styles},
+	}
+	m.detail = newDetail(styles, keys, th, m.loc)
+	m.filter = textinput.New()
+	m.filter.Prompt = "/ "
+	m.filter.Placeholder = "key, holder, state or store"
+	m.filter.CharLimit = 256
+	m.filter.SetStyles(styles.Input)
+
+	storeW := len("STORE")
+	for _, src := range opts.Sources {
+		s := &storeState{src: src, readOnly: opts.ReadOnly || src.ReadOnly, gen: 1}
+		m.srcs = append(m.srcs, s)
+		m.byName[src.Name] = s
+		storeW = max(storeW, len([]rune(src.Name)))
+	}
+	m.table.storeWidth = min(storeW, 16)
+	if len(m.srcs) == 0 {
+		m.status.Set(statusWarn, "no stores configured")
+	}
+	m.table.SetNow(m.now)
+	m.setSize(defaultWidth, defaultHeight)
+	m.syncKeys()
+	return m
+}
+
+// Init dials every store and starts the clock.
+func (m Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.tickCmd()}
+	for _, s := range m.srcs {
+		cmds = append(cmds, connectCmd(m.sess, s.src, s.readOnly, m.oc, s.gen))
+	}
+	return tea.Batch(cmds...)
+}
+
+// setLocation sets the zone the detail view shows local times in.
+func (m *Model) setLocation(loc *time.Location) {
+	m.loc = loc
+	m.detail.loc = loc
+}
+
+// Close ends every watch and closes every store the console opened. Call it
+// once the program has returned.
+func (m Model) Close() error { return m.sess.close() }
+
+// tickCmd schedules the next re-render of the countdowns.
+func (m Model) tickCmd() tea.Cmd {
+	if m.tick <= 0 {
+		return nil
+	}
+	return m.after(m.tick, tickMsg{})
+}
+
+// Update handles one message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	m.now = m.clock()
+	m.table.SetNow(m.now)
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.setSize(msg.Width, msg.Height)
+	case tea.BackgroundColorMsg:
+		m.setStyles(NewStyles(msg.IsDark()))
+	case tickMsg:
+		if m.rows.tick(m.now) {
+			m.table.refresh(m.rows)
+		}
+		m.detail.SetNow(m.now)
+		if m.showDialog {
+			m.dialog.SetNow(m.now)
+		}
+		cmd = m.tickCmd()
+	case connectedMsg:
+		cmd = m.onConnected(msg)
+	case connectFailedMsg:
+		cmd = m.onConnectFailed(msg)
+	case retryMsg:
+		cmd = m.onRetry(msg)
+	case watchStartedMsg:
+		cmd = m.onWatchStarted(msg)
+	case eventsMsg:
+		cmd = m.onEvents(msg)
+	case listedMsg:
+		cmd = m.onListed(msg)
+	case historyMsg:
+		if m.showDetail && m.detail.store == msg.store && m.detail.entry.Key == msg.key {
+			m.detail.SetHistory(msg.entries, msg.err)
+		}
+	case dialogSubmitMsg:
+		cmd = m.onSubmit(msg)
+	case actionDoneMsg:
+		cmd = m.onActionDone(msg)
+	case tea.KeyPressMsg:
+		cmd = m.onKey(msg)
+	case tea.PasteMsg:
+		cmd = m.onPaste(msg)
+	}
+	m.pane.SetStores(m.storeLines(), m.now)
+	m.syncKeys()
+	return m, cmd
+}
+
+// setSize lays the screen out.
+func (m *Model) setSize(w, h int) {
+	m.width, m.height = max(w, 20), max(h, 8)
+	m.pane.SetSize(m.width, 0)
+	m.status.SetSize(m.width, 1)
+	m.help.SetSize(m.width, m.bodyHeight())
+	m.filter.SetWidth(min(max(m.width-30, 10), 60))
+	m.table.SetSize(m.width, m.bodyHeight())
+	m.detail.SetSize(m.width, m.bodyHeight())
+	if m.showDialog {
+		m.dialog.SetSize(m.width, m.height)
+	}
+}
+
+// bodyHeight is what is left for the table or the detail view under the
+// header and the stores pane and above the footer.
+func (m Model) bodyHeight() int {
+	footer := 2 // status and help
+	if m.filtering || m.table.filter != "" {
+		footer++
+	}
+	return max(m.height-1-min(len(m.srcs), maxStoreLines)-footer, 2)
+}
+
+// setStyles restyles every component: they share m.styles, so the new
+// styles are copied into it and the derived state is rebuilt.
+func (m *Model) setStyles(s Styles) {
+	*m.styles = s
+	m.table.SetStyles(m.styles)
+	m.detail.render()
+	for i := range m.dialog.fields {
+		m.dialog.fields[i].input.SetStyles(s.Input)
+	}
+	m.help.SetStyles(m.styles)
+	m.filter.SetStyles(s.Input)
+}
+
+// mode returns what the keyboard drives now.
+func (m Model) mode() mode {
+	switch {
+	case m.showDialog:
+		return modeDialog
+	case m.showHelp:
+		return modeHelp
+	case m.filtering:
+		return modeFilter
+	case m.showDetail:
+		return modeDetail
+	}
+	return modeTable
+}
+
+// storeLines summarises the stores for the stores pane.
+func (m Model) storeLines() []storeLine {
+	out := make([]storeLine, len(m.srcs))
+	for i, s := range m.srcs {
+		out[i] = storeLine{
+			name: s.src.Name, kind: s.src.Kind, readOnly: s.readOnly,
+			conn: s.conn, err: s.err, keys: m.rows.count[s.src.Name],
+			watch: s.watching, lastUpdate: s.lastUpdate, retryAt: s.retryAt,
+		}
+	}
+	return out
+}

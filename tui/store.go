@@ -1,0 +1,151 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/stores"
+)
+
+// Source is one store the console shows: how to reach it and how to label
+// it.
+type Source struct {
+	// Name is the store's configured name, shown in every row; names are
+	// unique among the sources.
+	Name string
+	// Kind is the driver (etcd, consul, nats, memory), shown in the stores
+	// pane.
+	Kind string
+	// Prefix scopes what is listed and watched ("" for every key).
+	Prefix string
+	// ReadOnly refuses every write action on this store.
+	ReadOnly bool
+	// Connect dials the store. It returns the store and the function that
+	// closes it. It runs in a command, never in Update, and is retried with
+	// backoff when it fails.
+	Connect func(ctx context.Context) (stores.Store, func() error, error)
+}
+
+// historian is the optional capability of a store to list the values a key
+// held before (the etcd and natskv drivers have it). The detail view shows
+// the history when the store has it.
+type historian interface {
+	History(ctx context.Context, key string) ([]stores.Entry, error)
+}
+
+// connState is where a store is in its life.
+type connState int
+
+const (
+	connConnecting connState = iota // dialling
+	connSyncing                     // connected, the first snapshot is on its way
+	connLive                        // connected, rows are current
+	connFailed                      // the last attempt failed; a retry is scheduled
+)
+
+// Backoff between attempts to reach a failing store (SPEC §7: a store that
+// is down does not stop the console, which keeps retrying).
+const (
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
+)
+
+// backoff returns the delay before attempt number n (1-based): 1s, 2s, 4s…
+// capped at 30s.
+func backoff(n int) time.Duration {
+	d := minBackoff
+	for i := 1; i < n && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// storeState is the console's view of one source.
+type storeState struct {
+	src      Source
+	readOnly bool // the source's or the console's
+
+	conn    connState
+	err     error // the last failure, shown (cleaned) in the stores pane
+	retryAt time.Time
+
+	store stores.Store
+	op    *lease.Operator
+	hist  historian
+	// watching is set while a watch channel is being read; watchGen tells
+	// the events of the current channel from a stale one.
+	watching bool
+	watchGen int
+	events   <-chan stores.Event
+	// sweep is set while a watch that replaced an ended one sends its
+	// snapshot: at EventSynced, rows not touched since sweepSince are gone.
+	sweep      bool
+	sweepSince uint64
+	// synced is set once the rows hold the store's snapshot; changes after
+	// it are marked in the table.
+	synced bool
+	// attempt counts consecutive failures, for the backoff.
+	attempt int
+	// gen numbers connection attempts, so a stale result is ignored.
+	gen        int
+	lastUpdate time.Time
+}
+
+// fail records a failure and returns the delay before the next attempt.
+func (s *storeState) fail(err error, now time.Time) time.Duration {
+	s.err = err
+	s.conn = connFailed
+	s.attempt++
+	d := backoff(s.attempt)
+	s.retryAt = now.Add(d)
+	return d
+}
+
+// session is what outlives a single Update: the context every store call
+// derives from and the closers of the opened stores. Commands capture the
+// session, never the model.
+type session struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closers []func() error
+	closed  bool
+}
+
+func newSession() *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{ctx: ctx, cancel: cancel}
+}
+
+// track remembers a store's closer; after close it closes the store at once.
+func (s *session) track(closer func() error) {
+	if closer == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.closers = append(s.closers, closer)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	_ = closer()
+}
+
+// close ends every watch and closes every store opened so far.
+func (s *session) close() error {
+	s.cancel()
+	s.mu.Lock()
+	closers := s.closers
+	s.closers, s.closed = nil, true
+	s.mu.Unlock()
+	var errs []error
+	for _, c := range closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,495 @@
+package tui
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/safetext"
+)
+
+// column is a column of the lease table.
+type column int
+
+const (
+	colStore column = iota
+	colKey
+	colState
+	colHolder
+	colAcquired
+	colExpires
+	colCompleted
+	colRev
+	colFlags
+)
+
+// sortCycle is the order in which `s` cycles the sort column.
+var sortCycle = []column{colKey, colStore, colState, colHolder, colAcquired, colExpires, colCompleted, colRev}
+
+// title returns the column's header.
+func (c column) title() string {
+	return [...]string{"STORE", "KEY", "STATE", "HOLDER", "ACQUIRED", "EXPIRES IN", "COMPLETED", "REV", "FLAGS"}[c]
+}
+
+// name returns the column's name in messages.
+func (c column) name() string { return strings.ToLower(c.title()) }
+
+// changeMark is how long a changed row keeps its marker.
+const changeMark = 2 * time.Second
+
+// minKeyWidth and minHolderWidth are the narrowest the two free-text columns
+// get before less important columns are dropped to make room.
+const (
+	minKeyWidth    = 22
+	minHolderWidth = 14
+)
+
+// table is the lease table: a viewport over the sorted, filtered index of
+// every row. The index is rebuilt only when the rows, the filter or the sort
+// change, and View renders only the visible rows, so a frame costs the same
+// with 100,000 leases as with 100.
+type table struct {
+	styles *Styles
+	inks   inks
+	keys   KeyMap
+	th     lease.Thresholds
+	now    time.Time
+
+	width, height int
+	storeWidth    int
+
+	index []*row
+	built bool
+	total int
+	// maxRev is the rowSet's largest revision, sizing the revision column.
+	maxRev uint64
+
+	filter string
+	sortBy column
+	desc   bool
+
+	cursor, offset int
+	selected       rowKey
+	hasSelected    bool
+}
+
+func newTable(s *Styles, k KeyMap, th lease.Thresholds) table {
+	t := table{keys: k, th: th, sortBy: colKey}
+	t.SetStyles(s)
+	return t
+}
+
+// SetSize sets the table's size, header included.
+func (t *table) SetSize(w, h int) {
+	t.width, t.height = w, max(h, 1)
+	t.clamp()
+}
+
+// SetNow sets the clock the countdowns are rendered against.
+func (t *table) SetNow(now time.Time) { t.now = now }
+
+// pageSize is the number of visible rows.
+func (t table) pageSize() int { return max(t.height-1, 1) }
+
+// refresh brings the index up to date with rs: it applies rs's changes in
+// place (a binary search and a move per change) or, after many changes,
+// rebuilds it.
+func (t *table) refresh(rs *rowSet) {
+	changes, all := rs.takeChanges()
+	t.total = rs.len()
+	t.maxRev = rs.maxRev
+	switch {
+	case !t.built || all || len(changes) > max(len(t.index)/16, 64):
+		t.rebuild(rs)
+		return
+	case len(changes) == 0:
+		return
+	}
+	terms := splitTerms(t.filter)
+	for _, c := range changes {
+		if c.old != nil && matches(c.old, terms) {
+			t.remove(c.old)
+		}
+		if c.new != nil && matches(c.new, terms) {
+			i, _ := slices.BinarySearchFunc(t.index, c.new, t.compare)
+			t.index = slices.Insert(t.index, i, c.new)
+		}
+	}
+	t.reselect(rs)
+}
+
+// remove takes r out of the index.
+func (t *table) remove(r *row) {
+	i, found := slices.BinarySearchFunc(t.index, r, t.compare)
+	if !found || t.index[i] != r {
+		// Not where its values say: look for the pointer itself.
+		if i = slices.Index(t.index, r); i < 0 {
+			return
+		}
+	}
+	t.index = slices.Delete(t.index, i, i+1)
+}
+
+// rebuild filters and sorts every row, keeping the selection on the same
+// lease when it is still there.
+func (t *table) rebuild(rs *rowSet) {
+	rs.takeChanges()
+	t.built, t.total = true, rs.len()
+	t.maxRev = rs.maxRev
+	terms := splitTerms(t.filter)
+	t.index = make([]*row, 0, rs.len())
+	for _, r := range rs.rows {
+		if matches(r, terms) {
+			t.index = append(t.index, r)
+		}
+	}
+	slices.SortFunc(t.index, t.compare)
+	t.reselect(rs)
+}
+
+// reselect moves the cursor to the selected lease, wherever the index now
+// holds it; when it is gone, the cursor stays at its position.
+func (t *table) reselect(rs *rowSet) {
+	if t.hasSelected {
+		if r, ok := rs.rows[t.selected]; ok {
+			if i, found := slices.BinarySearchFunc(t.index, r, t.compare); found && t.index[i] == r {
+				t.cursor = i
+			}
+		}
+	}
+	t.clamp()
+}
+
+// splitTerms splits a filter into its lower-case terms.
+func splitTerms(f string) []string { return strings.Fields(strings.ToLower(f)) }
+
+// matches reports whether r matches every filter term, each a substring of
+// the store, key, holder or state.
+func matches(r *row, terms []string) bool {
+	for _, term := range terms {
+		if !strings.Contains(r.search, term) && !strings.Contains(r.status.State.String(), term) {
+			return false
+		}
+	}
+	return true
+}
+
+// compare orders rows by the sort column, then by store and key.
+func (t *table) compare(a, b *row) int {
+	c := 0
+	switch t.sortBy {
+	case colKey:
+		c = strings.Compare(a.entry.Key, b.entry.Key)
+	case colStore:
+		c = strings.Compare(a.store, b.store)
+	case colState:
+		c = cmp.Compare(a.status.State, b.status.State)
+	case colHolder:
+		c = strings.Compare(a.holder(), b.holder())
+	case colAcquired:
+		c = cmp.Compare(a.status.Record.AcquiredAtUnix, b.status.Record.AcquiredAtUnix)
+	case colExpires:
+		c = cmp.Compare(a.status.Record.ExpiresAtUnix, b.status.Record.ExpiresAtUnix)
+	case colCompleted:
+		c = cmp.Compare(completedAt(a.status.Record), completedAt(b.status.Record))
+	case colRev:
+		c = cmp.Compare(a.entry.Revision, b.entry.Revision)
+	}
+	if t.desc {
+		c = -c
+	}
+	if c != 0 {
+		return c
+	}
+	if c = strings.Compare(a.store, b.store); c != 0 {
+		return c
+	}
+	return strings.Compare(a.entry.Key, b.entry.Key)
+}
+
+func completedAt(r lease.Record) uint64 {
+	if r.CompletedAtUnix == nil {
+		return 0
+	}
+	return *r.CompletedAtUnix
+}
+
+// SetFilter filters the rows; the index is rebuilt from rs.
+func (t *table) SetFilter(f string, rs *rowSet) {
+	if f == t.filter {
+		return
+	}
+	t.filter = f
+	t.cursor, t.offset = 0, 0
+	t.rebuild(rs)
+}
+
+// cycleSort moves to the next sort column.
+func (t *table) cycleSort(rs *rowSet) {
+	i := slices.Index(sortCycle, t.sortBy)
+	t.sortBy = sortCycle[(i+1)%len(sortCycle)]
+	t.rebuild(rs)
+}
+
+// reverse reverses the sort order.
+func (t *table) reverse(rs *rowSet) {
+	t.desc = !t.desc
+	t.rebuild(rs)
+}
+
+// Selected returns the selected row.
+func (t table) Selected() (*row, bool) {
+	if t.cursor < 0 || t.cursor >= len(t.index) {
+		return nil, false
+	}
+	return t.index[t.cursor], true
+}
+
+// Update moves the selection.
+func (t table) Update(msg tea.Msg) (table, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return t, nil
+	}
+	switch {
+	case key.Matches(k, t.keys.Up):
+		t.cursor--
+	case key.Matches(k, t.keys.Down):
+		t.cursor++
+	case key.Matches(k, t.keys.PageUp):
+		t.cursor -= t.pageSize()
+		t.offset -= t.pageSize()
+	case key.Matches(k, t.keys.PageDown):
+		t.cursor += t.pageSize()
+		t.offset += t.pageSize()
+	case key.Matches(k, t.keys.Top):
+		t.cursor = 0
+	case key.Matches(k, t.keys.Bottom):
+		t.cursor = len(t.index) - 1
+	default:
+		return t, nil
+	}
+	t.clamp()
+	return t, nil
+}
+
+// clamp keeps the cursor on a row and the row in view, and records which
+// lease is selected.
+func (t *table) clamp() {
+	n := len(t.index)
+	t.cursor = min(max(t.cursor, 0), max(n-1, 0))
+	page := t.pageSize()
+	t.offset = min(max(t.offset, 0), max(n-page, 0))
+	if t.cursor < t.offset {
+		t.offset = t.cursor
+	}
+	if t.cursor >= t.offset+page {
+		t.offset = t.cursor - page + 1
+	}
+	if r, ok := t.Selected(); ok {
+		t.selected, t.hasSelected = r.id(), true
+	}
+}
+
+// colSpec is one laid-out column.
+type colSpec struct {
+	col   column
+	width int
+	right bool
+}
+
+// layout sizes the columns for the table's width. Key and holder share
+// what the fixed columns leave; when that is too little, the least useful
+// columns (acquired, completed, flags) give way — the detail view still
+// shows them.
+func (t table) layout() []colSpec {
+	// The flags column keeps its width whatever the rows hold, so columns
+	// do not jump as a live fleet completes rounds.
+	flagsW := len("completed skewed")
+	revW := max(3, len(strconv.FormatUint(t.maxRev, 10)))
+	fixed := []colSpec{
+		{col: colStore, width: t.storeWidth},
+		{col: colState, width: len("tombstone")},
+		{col: colAcquired, width: len("23h ago") + 1},
+		{col: colExpires, width: len("expired 23h ago")},
+		{col: colCompleted, width: 14},
+		{col: colRev, width: revW, right: true},
+		{col: colFlags, width: flagsW},
+	}
+	avail := func() int {
+		w := t.width - 2 // the cursor and change markers
+		for _, c := range fixed {
+			w -= c.width + 1
+		}
+		return w - 2 // the gaps after key and holder
+	}
+	for _, drop := range []column{colAcquired, colCompleted, colFlags} {
+		if avail() >= minKeyWidth+minHolderWidth {
+			break
+		}
+		fixed = slices.DeleteFunc(fixed, func(c colSpec) bool { return c.col == drop })
+	}
+	free := max(avail(), minKeyWidth+minHolderWidth)
+	keyW := free * 3 / 5
+	specs := []colSpec{fixed[0], {col: colKey, width: keyW}, fixed[1], {col: colHolder, width: free - keyW}}
+	return append(specs, fixed[2:]...)
+}
+
+// View renders the header and the visible rows only.
+func (t table) View() string {
+	specs := t.layout()
+	var b strings.Builder
+	b.WriteString(t.header(specs))
+	if len(t.index) == 0 {
+		b.WriteByte('\n')
+		msg := "no leases yet"
+		if t.total > 0 {
+			msg = "no lease matches the filter " + strconvQuote(t.filter) + " — esc clears it"
+		}
+		b.WriteString(t.styles.Dim.Render("  " + msg))
+		return b.String()
+	}
+	width := 2
+	for _, c := range specs {
+		width += c.width + 1
+	}
+	fits := width <= t.width
+	end := min(t.offset+t.pageSize(), len(t.index))
+	for i := t.offset; i < end; i++ {
+		b.WriteByte('\n')
+		b.WriteString(t.renderRow(t.index[i], i == t.cursor, specs, fits))
+	}
+	return b.String()
+}
+
+// strconvQuote quotes a filter for a message, cleaned.
+func strconvQuote(s string) string { return `"` + safetext.Clean(s) + `"` }
+
+func (t table) header(specs []colSpec) string {
+	var b strings.Builder
+	b.WriteString("  ")
+	for _, c := range specs {
+		title := c.col.title()
+		st := t.styles.Header
+		if c.col == t.sortBy {
+			arrow := " ▲"
+			if t.desc {
+				arrow = " ▼"
+			}
+			title += arrow
+			st = t.styles.HeaderSorted
+		}
+		cell := pad(title, c.width)
+		if c.right {
+			cell = padLeft(title, c.width)
+		}
+		b.WriteString(st.Render(cell))
+		b.WriteByte(' ')
+	}
+	return ansi.Truncate(b.String(), t.width, "")
+}
+
+// renderRow renders one row, re-classified at the table's clock so that
+// countdowns and states are live without touching the other rows.
+func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) string {
+	st := lease.Classify(r.entry.Value, t.now, t.th)
+	now := lease.UnixSeconds(t.now)
+	sel := 0
+	if selected {
+		sel = 1
+	}
+	base := t.inks.cell[sel]
+	switch st.State {
+	case lease.Expired:
+		base = t.inks.expired[sel]
+	case lease.Corrupt:
+		base = t.inks.corrupt[sel]
+	}
+	var b strings.Builder
+	b.Grow(t.width * 2)
+	marker, changed := " ", " "
+	if selected {
+		marker = "▶"
+	}
+	if !r.changedAt.IsZero() && t.now.Sub(r.changedAt) < changeMark {
+		changed = "•"
+	}
+	b.WriteString(base.paint(marker))
+	b.WriteString(t.inks.changed[sel].paint(changed))
+	rec := st.Record
+	for _, c := range specs {
+		var text string
+		cs := base
+		switch c.col {
+		case colStore:
+			text = safetext.Clean(r.store)
+		case colKey:
+			text = safetext.Truncate(r.entry.Key, c.width)
+		case colState:
+			text, cs = st.State.String(), t.inks.state[st.State][sel]
+		case colHolder:
+			switch st.State {
+			case lease.Held, lease.Expired:
+				text = safetext.Truncate(rec.HolderID, c.width)
+			case lease.Corrupt:
+				text = safetext.Truncate(st.Reason, c.width)
+			case lease.Tombstone:
+				text, cs = "— (released)", t.inks.dim[sel]
+			}
+		case colAcquired:
+			if st.State == lease.Held || st.State == lease.Expired {
+				text = ago(now, rec.AcquiredAtUnix)
+			}
+		case colExpires:
+			if st.State == lease.Held || st.State == lease.Expired {
+				text = countdown(now, rec.ExpiresAtUnix)
+			}
+		case colCompleted:
+			if rec.Completed() {
+				text = safetext.Truncate(shortCursor(rec.CompletedCursorHex), 6)
+				if rec.CompletedAtUnix != nil {
+					text += " " + ago(now, *rec.CompletedAtUnix)
+				}
+			}
+		case colRev:
+			text = strconv.FormatUint(r.entry.Revision, 10)
+		case colFlags:
+			t.flags(&b, st.Flags, c.width, sel)
+			continue
+		}
+		cell := pad(text, c.width)
+		if c.right {
+			cell = padLeft(text, c.width)
+		}
+		b.WriteString(cs.paint(cell + " "))
+	}
+	if fits {
+		return b.String()
+	}
+	return ansi.Truncate(b.String(), t.width, "")
+}
+
+// flags writes the flag tags in a cell of width w.
+func (t table) flags(b *strings.Builder, f lease.Flags, w, sel int) {
+	used := 0
+	if f.Has(lease.Completed) {
+		b.WriteString(t.inks.completed[sel].paint("completed"))
+		used += len("completed")
+	}
+	if f.Has(lease.Skewed) {
+		if used > 0 {
+			b.WriteString(t.inks.cell[sel].paint(" "))
+			used++
+		}
+		b.WriteString(t.inks.skewed[sel].paint("skewed"))
+		used += len("skewed")
+	}
+	b.WriteString(t.inks.cell[sel].paint(strings.Repeat(" ", max(w-used, 0)+1)))
+}

@@ -2,18 +2,8 @@ package etcd_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +12,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/leasectl/leasectl/internal/testpki"
 	"github.com/leasectl/leasectl/stores/etcd"
 	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
@@ -29,109 +20,21 @@ import (
 // failTimeout bounds a Dial that is expected to fail.
 const failTimeout = 3 * time.Second
 
-// authority is a test certificate authority.
-type authority struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newAuthority(t *testing.T, name string) *authority {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &authority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a leaf certificate and key, PEM-encoded, for usage.
-func (a *authority) issue(t *testing.T, name string, usage x509.ExtKeyUsage, serial int64) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if usage == x509.ExtKeyUsageServerAuth {
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-func (a *authority) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(a.cert)
-	return p
-}
-
-func writeFile(t *testing.T, dir, name string, data []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestDialTLS starts a server that requires client certificates and checks
 // which client configurations get in, and that the others fail clearly.
 func TestDialTLS(t *testing.T) {
-	ca := newAuthority(t, "leasectl test CA")
-	other := newAuthority(t, "some other CA")
-	dir := t.TempDir()
-	serverCert, serverKey := ca.issue(t, "etcd", x509.ExtKeyUsageServerAuth, 2)
+	ca := testpki.New(t)
+	other := testpki.New(t)
+	server := ca.Issue(t, "etcd", testpki.ServerAuth)
 	srv := etcdtest.Start(t, etcdtest.WithTLS(transport.TLSInfo{
-		CertFile:       writeFile(t, dir, "server.pem", serverCert),
-		KeyFile:        writeFile(t, dir, "server-key.pem", serverKey),
-		TrustedCAFile:  writeFile(t, dir, "ca.pem", ca.pem),
+		CertFile:       server.CertFile,
+		KeyFile:        server.KeyFile,
+		TrustedCAFile:  ca.CAFile,
 		ClientCertAuth: true,
 	}))
 
-	keyPair := func(a *authority, serial int64) tls.Certificate {
-		certPEM, keyPEM := a.issue(t, "leasectl", x509.ExtKeyUsageClientAuth, serial)
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pair
-	}
-	client := keyPair(ca, 3)
-	foreign := keyPair(other, 4)
+	client := ca.Issue(t, "leasectl", testpki.ClientAuth).KeyPair
+	foreign := other.Issue(t, "leasectl", testpki.ClientAuth).KeyPair
 	// With TLS 1.3 the server rejects a client certificate after the
 	// client has finished its handshake, so the client sees either the
 	// server's alert or a connection closed under its first write.
@@ -148,13 +51,13 @@ func TestDialTLS(t *testing.T) {
 		// means Dial must succeed.
 		wantErr []string
 	}{
-		{"client-cert", httpsEndpoint, &tls.Config{RootCAs: ca.pool(), Certificates: []tls.Certificate{client}}, nil},
-		{"no-client-cert", httpsEndpoint, &tls.Config{RootCAs: ca.pool()}, rejected},
-		{"wrong-ca", httpsEndpoint, &tls.Config{RootCAs: other.pool(), Certificates: []tls.Certificate{client}},
+		{"client-cert", httpsEndpoint, &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{client}}, nil},
+		{"no-client-cert", httpsEndpoint, &tls.Config{RootCAs: ca.Pool()}, rejected},
+		{"wrong-ca", httpsEndpoint, &tls.Config{RootCAs: other.Pool(), Certificates: []tls.Certificate{client}},
 			[]string{"certificate signed by unknown authority"}},
 		// Sent even though the server asks for its own CA's certificates
 		// (Go's client would otherwise send none).
-		{"foreign-client-cert", httpsEndpoint, &tls.Config{RootCAs: ca.pool(),
+		{"foreign-client-cert", httpsEndpoint, &tls.Config{RootCAs: ca.Pool(),
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &foreign, nil }},
 			rejected},
 		{"no-tls", httpEndpoint, nil,

@@ -1,18 +1,10 @@
 package etcdtest_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io/fs"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,6 +13,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/leasectl/leasectl/internal/testpki"
 	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
 
@@ -135,23 +128,15 @@ func waitGoroutines(t *testing.T, want int) {
 }
 
 func TestTLS(t *testing.T) {
-	dir := t.TempDir()
-	caCert, caKey, caPEM := newCert(t, nil, nil, "etcdtest CA", 0)
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	_, serverKey, serverPEM := newCert(t, caCert, caKey, "etcd", x509.ExtKeyUsageServerAuth)
-	_, clientKey, clientPEM := newCert(t, caCert, caKey, "client", x509.ExtKeyUsageClientAuth)
+	ca := testpki.New(t)
+	server := ca.Issue(t, "etcd", testpki.ServerAuth)
+	client := ca.Issue(t, "client", testpki.ClientAuth)
 	srv := etcdtest.Start(t, etcdtest.WithTLS(transport.TLSInfo{
-		CertFile:       write("server.pem", serverPEM),
-		KeyFile:        write("server-key.pem", keyPEM(t, serverKey)),
-		TrustedCAFile:  write("ca.pem", caPEM),
-		ClientCertFile: write("client.pem", clientPEM),
-		ClientKeyFile:  write("client-key.pem", keyPEM(t, clientKey)),
+		CertFile:       server.CertFile,
+		KeyFile:        server.KeyFile,
+		TrustedCAFile:  ca.CAFile,
+		ClientCertFile: client.CertFile,
+		ClientKeyFile:  client.KeyFile,
 		ClientCertAuth: true,
 	}))
 	if ep := srv.Endpoints()[0]; !strings.HasPrefix(ep, "https://") {
@@ -184,48 +169,4 @@ func TestOptionErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// newCert issues a certificate signed by parent (self-signed when parent is
-// nil, as a CA) and returns it, its key and its PEM.
-func newCert(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, name string, usage x509.ExtKeyUsage) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-		parent, parentKey = tmpl, key
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-func keyPEM(t *testing.T, key *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -396,15 +397,20 @@ func (c *Config) Find(names []string) ([]Store, error) {
 
 // DefaultOperator is $USER@hostname, the operator name when none is set.
 func DefaultOperator() string {
-	user := os.Getenv("USER")
-	if user == "" {
-		user = "unknown"
+	name := os.Getenv("USER")
+	if name == "" {
+		// $USER is often unset in containers, cron and tmux sessions.
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			name = u.Username
+		} else {
+			name = "unknown"
+		}
 	}
 	host, err := os.Hostname()
 	if err != nil || host == "" {
-		return user
+		return name
 	}
-	return user + "@" + host
+	return name + "@" + host
 }
 
 // ExpandHome replaces a leading "~/" with the user's home directory.

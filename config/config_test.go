@@ -140,3 +140,15 @@ func TestSecret(t *testing.T) {
 		t.Error("Secret(missing file) = nil error")
 	}
 }
+
+func TestDefaultOperator(t *testing.T) {
+	t.Setenv("USER", "alice")
+	host, _ := os.Hostname()
+	if got := DefaultOperator(); got != "alice@"+host {
+		t.Errorf("DefaultOperator() = %q, want alice@%s", got, host)
+	}
+	t.Setenv("USER", "")
+	if got := DefaultOperator(); strings.HasPrefix(got, "unknown") || strings.HasPrefix(got, "@") {
+		t.Errorf("DefaultOperator() without $USER = %q, want the account name from the system", got)
+	}
+}

@@ -347,14 +347,16 @@ func (d dialog) summary(st lease.Status, now uint64) string {
 func (d dialog) sideBySide(cur lease.Status, w int) string {
 	pw := max((w-1)/2, 20)
 	inner := pw - 4
-	left := d.recordLines(cur, d.entry.Value, inner)
+	left := d.recordLines(cur, d.entry.Value, inner, lease.UnixSeconds(d.now))
 	leftTitle := fmt.Sprintf("now · rev %d", d.entry.Revision)
 	if !d.found {
 		leftTitle = "now · absent"
 	}
 	var right []string
 	if d.freshOK {
-		right = d.recordLines(lease.Status{State: lease.Held, Record: d.fresh}, d.fresh.Encode(), inner)
+		// The new record is dated by the operator's clock at the last
+		// keystroke; show it as of that moment, not the console's last tick.
+		right = d.recordLines(lease.Status{State: lease.Held, Record: d.fresh}, d.fresh.Encode(), inner, d.fresh.AcquiredAtUnix)
 	} else {
 		right = []string{d.styles.StatusError.Render("type a valid ttl")}
 	}
@@ -370,10 +372,10 @@ func (d dialog) sideBySide(cur lease.Status, w int) string {
 	return lipgloss.JoinHorizontal(lipgloss.Top, panel(leftTitle, left), " ", panel("after · new record", right))
 }
 
-// recordLines renders a record's fields for a preview panel of width w.
-func (d dialog) recordLines(st lease.Status, raw []byte, w int) []string {
+// recordLines renders a record's fields for a preview panel of width w,
+// with relative times as seen at now.
+func (d dialog) recordLines(st lease.Status, raw []byte, w int, now uint64) []string {
 	s := d.styles
-	now := lease.UnixSeconds(d.now)
 	out := []string{s.state(st.State).Render(st.State.String())}
 	switch st.State {
 	case lease.Held, lease.Expired:

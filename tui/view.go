@@ -75,7 +75,11 @@ func (m Model) headerView() string {
 	if name == "" {
 		name = defaultOperator
 	}
-	right := s.Dim.Render(fmt.Sprintf("%d leases · sort %s %s · operator:%s", m.rows.len(), m.table.sortBy.name(), order, safetext.Clean(name)))
+	count := fmt.Sprintf("%d leases", m.rows.len())
+	if m.rows.len() == 1 {
+		count = "1 lease"
+	}
+	right := s.Dim.Render(fmt.Sprintf("%s · sort %s %s · operator:%s", count, m.table.sortBy.name(), order, safetext.Clean(name)))
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		return ansi.Truncate(left+" "+right, m.width, safetext.Ellipsis)

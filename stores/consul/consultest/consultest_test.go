@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/leasectl/leasectl/internal/leakcheck"
 	"github.com/leasectl/leasectl/internal/testpki"
 	"github.com/leasectl/leasectl/stores/consul/consultest"
 )
@@ -125,7 +126,7 @@ func TestNewClose(t *testing.T) {
 		conn.Close()
 		t.Errorf("dial %s after Close succeeded, want the agent gone", addr)
 	}
-	waitGoroutines(t, before)
+	leakcheck.Goroutines(t, before)
 }
 
 func TestOptionErrors(t *testing.T) {
@@ -161,24 +162,5 @@ func TestOptionErrors(t *testing.T) {
 	var ne *net.OpError
 	if errors.As(err, &ne) {
 		t.Errorf("New(WithHCL(bad)) = %v, want an agent failure, not a network error", err)
-	}
-}
-
-// waitGoroutines fails t unless the goroutine count falls back to at most
-// want within a generous deadline (shutdown goroutines take a moment).
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines after Close, want at most %d:\n%s", n, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

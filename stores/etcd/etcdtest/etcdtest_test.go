@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/leasectl/leasectl/internal/leakcheck"
 	"github.com/leasectl/leasectl/internal/testpki"
 	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
@@ -105,26 +106,7 @@ func TestNewClose(t *testing.T) {
 	if _, err := os.Stat(srv.Dir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat(%s) after Close = %v, want the data directory removed", srv.Dir(), err)
 	}
-	waitGoroutines(t, before)
-}
-
-// waitGoroutines fails t unless the goroutine count falls back to at most
-// want within a generous deadline (shutdown goroutines take a moment).
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines after Close, want at most %d:\n%s", n, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	leakcheck.Goroutines(t, before)
 }
 
 func TestTLS(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leasectl/leasectl/internal/leakcheck"
 	"github.com/leasectl/leasectl/stores/natskv/natstest"
 )
 
@@ -164,7 +165,7 @@ func TestNewClose(t *testing.T) {
 	if _, err := os.Stat(srv.Dir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat(%s) after Close = %v, want the store directory removed", srv.Dir(), err)
 	}
-	waitGoroutines(t, before)
+	leakcheck.Goroutines(t, before)
 }
 
 func TestOptionErrors(t *testing.T) {
@@ -175,24 +176,5 @@ func TestOptionErrors(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "natstest: ") || strings.Count(err.Error(), "natstest:") != 1 {
 		t.Errorf("New(WithServerOptions(nil)) = %q, want a natstest error", err)
-	}
-}
-
-// waitGoroutines fails t unless the goroutine count falls back to at most
-// want within a generous deadline (shutdown goroutines take a moment).
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines after Close, want at most %d:\n%s", n, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

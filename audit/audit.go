@@ -86,13 +86,13 @@ func (f *File) Audit(ctx context.Context, r lease.AuditRecord) error {
 		Host:           r.Host,
 		Store:          r.Store,
 		Key:            r.Key,
-		Action:         r.Action,
+		Action:         r.Action.String(),
 		Reason:         r.Reason,
 		RevisionBefore: r.RevisionBefore,
 		ValueBefore:    nonNil(r.ValueBefore),
 		ValueAfter:     nonNil(r.ValueAfter),
 		RevisionAfter:  r.RevisionAfter,
-		Outcome:        r.Outcome,
+		Outcome:        r.Outcome.String(),
 		Error:          r.Error,
 	})
 	if err != nil {

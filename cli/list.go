@@ -93,7 +93,7 @@ func listStore(ctx context.Context, c *config.Config, s config.Store, prefix str
 	}
 	obs := make([]lease.Observation, len(entries))
 	for i, e := range entries {
-		obs[i] = lease.Observation{Store: s.Name, Key: e.Key, Found: true, Entry: e, Status: lease.Classify(e.Value, now, lease.DefaultThresholds)}
+		obs[i] = lease.Observation{Store: s.Name, Key: e.Key, Found: true, Entry: e, Status: lease.Classify(e.Value, now, lease.DefaultThresholds())}
 	}
 	return obs, nil
 }

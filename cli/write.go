@@ -194,7 +194,7 @@ func (w *writer) observe(ctx context.Context, action, key string, pinned bool, r
 		return obs, err
 	}
 	if pinned && obs.Revision() != rev {
-		return obs, w.report(action, lease.Outcome{Before: obs}, &lease.ChangedError{Seen: rev, Current: obs})
+		return obs, w.report(action, lease.Result{Before: obs}, &lease.ChangedError{Seen: rev, Current: obs})
 	}
 	return obs, nil
 }
@@ -242,7 +242,7 @@ func (w *writer) printObservation(label string, o lease.Observation) {
 }
 
 // report prints the outcome and maps it to the exit code.
-func (w *writer) report(action string, out lease.Outcome, err error) error {
+func (w *writer) report(action string, out lease.Result, err error) error {
 	var changed *lease.ChangedError
 	switch {
 	case errors.As(err, &changed):

@@ -155,7 +155,7 @@ func (o *observer) handle(ev stores.Event) {
 	if !o.synced {
 		o.initial[k] = ev.Entry
 	}
-	st := lease.Classify(ev.Entry.Value, now, lease.DefaultThresholds)
+	st := lease.Classify(ev.Entry.Value, now, lease.DefaultThresholds())
 	operator := st.Record.HolderID != "" && strings.HasPrefix(st.Record.HolderID, "operator:")
 	if k == corruptKey {
 		if !o.synced && st.State != lease.Corrupt {
@@ -530,12 +530,12 @@ func TestSeed(t *testing.T) {
 		t.Errorf("List() after Seed = %d keys, want %d", len(got), len(want))
 	}
 	for key, w := range want {
-		st := lease.Classify(got[key].Value, now, lease.DefaultThresholds)
+		st := lease.Classify(got[key].Value, now, lease.DefaultThresholds())
 		if st.State != w.state || st.Flags != w.flags || st.Record.HolderID != w.holder {
 			t.Errorf("Classify(%s = %q) = %v %v %q, want %v %v %q", key, got[key].Value, st.State, st.Flags, st.Record.HolderID, w.state, w.flags, w.holder)
 		}
 	}
-	if st := lease.Classify(got[corruptKey].Value, now, lease.DefaultThresholds); st.Reason != "duplicate field holder_id" {
+	if st := lease.Classify(got[corruptKey].Value, now, lease.DefaultThresholds()); st.Reason != "duplicate field holder_id" {
 		t.Errorf("Classify(%s).Reason = %q, want %q", corruptKey, st.Reason, "duplicate field holder_id")
 	}
 

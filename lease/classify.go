@@ -105,9 +105,12 @@ const (
 	DefaultMaxPeriod = 24 * time.Hour
 )
 
-// DefaultThresholds are the thresholds of SPEC §4. The zero Thresholds is not
-// a default: it flags every record with a non-zero period as skewed.
-var DefaultThresholds = Thresholds{SkewTolerance: DefaultSkewTolerance, MaxPeriod: DefaultMaxPeriod}
+// DefaultThresholds returns the thresholds of docs/design.md §4. The zero
+// Thresholds is not a default: it flags every record with a non-zero period
+// as skewed.
+func DefaultThresholds() Thresholds {
+	return Thresholds{SkewTolerance: DefaultSkewTolerance, MaxPeriod: DefaultMaxPeriod}
+}
 
 func (th Thresholds) validate() error {
 	if th.SkewTolerance < 0 || th.MaxPeriod < 0 {

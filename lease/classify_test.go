@@ -25,25 +25,25 @@ func TestClassify(t *testing.T) {
 		state lease.State
 		flags []string
 	}{
-		{"tombstone", "", lease.DefaultThresholds, lease.Tombstone, []string{}},
-		{"whitespace is not a tombstone", " ", lease.DefaultThresholds, lease.Corrupt, []string{}},
-		{"corrupt has no flags", `{"holder_id":"a","completed_cursor_hex":"2a"}`, lease.DefaultThresholds, lease.Corrupt, []string{}},
-		{"live", record(now-100, now+200, ""), lease.DefaultThresholds, lease.Held, []string{}},
-		{"expires one second later", record(now-100, now+1, ""), lease.DefaultThresholds, lease.Held, []string{}},
-		{"expires now", record(now-100, now, ""), lease.DefaultThresholds, lease.Expired, []string{}},
-		{"expired", record(now-400, now-100, ""), lease.DefaultThresholds, lease.Expired, []string{}},
-		{"completed expired", record(now-400, now-100, `,"completed_cursor_hex":"2a","completed_at_unix":1`), lease.DefaultThresholds, lease.Expired, []string{"completed"}},
-		{"empty cursor is not completed", record(now-400, now-100, `,"completed_cursor_hex":"","completed_at_unix":1`), lease.DefaultThresholds, lease.Expired, []string{}},
-		{"acquired at the tolerance", record(now+30, now+330, ""), lease.DefaultThresholds, lease.Held, []string{}},
-		{"acquired past the tolerance", record(now+31, now+331, ""), lease.DefaultThresholds, lease.Held, []string{"skewed"}},
-		{"expires before acquired", record(now-10, now-20, ""), lease.DefaultThresholds, lease.Expired, []string{"skewed"}},
-		{"period at the cap", record(now, now+86400, ""), lease.DefaultThresholds, lease.Held, []string{}},
-		{"period over the cap", record(now, now+86401, ""), lease.DefaultThresholds, lease.Held, []string{"skewed"}},
-		{"completed and skewed", record(now+3600, now+3900, `,"completed_cursor_hex":"00"`), lease.DefaultThresholds, lease.Held, []string{"completed", "skewed"}},
+		{"tombstone", "", lease.DefaultThresholds(), lease.Tombstone, []string{}},
+		{"whitespace is not a tombstone", " ", lease.DefaultThresholds(), lease.Corrupt, []string{}},
+		{"corrupt has no flags", `{"holder_id":"a","completed_cursor_hex":"2a"}`, lease.DefaultThresholds(), lease.Corrupt, []string{}},
+		{"live", record(now-100, now+200, ""), lease.DefaultThresholds(), lease.Held, []string{}},
+		{"expires one second later", record(now-100, now+1, ""), lease.DefaultThresholds(), lease.Held, []string{}},
+		{"expires now", record(now-100, now, ""), lease.DefaultThresholds(), lease.Expired, []string{}},
+		{"expired", record(now-400, now-100, ""), lease.DefaultThresholds(), lease.Expired, []string{}},
+		{"completed expired", record(now-400, now-100, `,"completed_cursor_hex":"2a","completed_at_unix":1`), lease.DefaultThresholds(), lease.Expired, []string{"completed"}},
+		{"empty cursor is not completed", record(now-400, now-100, `,"completed_cursor_hex":"","completed_at_unix":1`), lease.DefaultThresholds(), lease.Expired, []string{}},
+		{"acquired at the tolerance", record(now+30, now+330, ""), lease.DefaultThresholds(), lease.Held, []string{}},
+		{"acquired past the tolerance", record(now+31, now+331, ""), lease.DefaultThresholds(), lease.Held, []string{"skewed"}},
+		{"expires before acquired", record(now-10, now-20, ""), lease.DefaultThresholds(), lease.Expired, []string{"skewed"}},
+		{"period at the cap", record(now, now+86400, ""), lease.DefaultThresholds(), lease.Held, []string{}},
+		{"period over the cap", record(now, now+86401, ""), lease.DefaultThresholds(), lease.Held, []string{"skewed"}},
+		{"completed and skewed", record(now+3600, now+3900, `,"completed_cursor_hex":"00"`), lease.DefaultThresholds(), lease.Held, []string{"completed", "skewed"}},
 		{"tighter thresholds", record(now+5, now+65, ""), lease.Thresholds{SkewTolerance: 4 * time.Second, MaxPeriod: time.Hour}, lease.Held, []string{"skewed"}},
 		{"tighter cap", record(now, now+61, ""), lease.Thresholds{SkewTolerance: 0, MaxPeriod: time.Minute}, lease.Held, []string{"skewed"}},
 		{"zero thresholds", record(now, now, ""), lease.Thresholds{}, lease.Expired, []string{}},
-		{"max expiry", record(now, math.MaxUint64, ""), lease.DefaultThresholds, lease.Held, []string{"skewed"}},
+		{"max expiry", record(now, math.MaxUint64, ""), lease.DefaultThresholds(), lease.Held, []string{"skewed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,15 +68,15 @@ func TestClassify(t *testing.T) {
 
 func TestClassifyEntry(t *testing.T) {
 	now := time.Unix(1718000100, 0)
-	if st := lease.ClassifyEntry(stores.Entry{}, false, now, lease.DefaultThresholds); st.State != lease.Absent {
+	if st := lease.ClassifyEntry(stores.Entry{}, false, now, lease.DefaultThresholds()); st.State != lease.Absent {
 		t.Errorf("ClassifyEntry(not found).State = %v, want absent", st.State)
 	}
 	e := stores.Entry{Key: "k", Value: []byte(specFresh), Revision: 3}
-	if st := lease.ClassifyEntry(e, true, now, lease.DefaultThresholds); st.State != lease.Held {
+	if st := lease.ClassifyEntry(e, true, now, lease.DefaultThresholds()); st.State != lease.Held {
 		t.Errorf("ClassifyEntry(%s).State = %v, want held", e.Value, st.State)
 	}
 	e.Value = []byte{}
-	if st := lease.ClassifyEntry(e, true, now, lease.DefaultThresholds); st.State != lease.Tombstone {
+	if st := lease.ClassifyEntry(e, true, now, lease.DefaultThresholds()); st.State != lease.Tombstone {
 		t.Errorf("ClassifyEntry(empty).State = %v, want tombstone", st.State)
 	}
 }

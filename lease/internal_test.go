@@ -23,9 +23,9 @@ func TestFreshRecordSaturates(t *testing.T) {
 		{math.MaxUint64, math.MaxInt64, math.MaxUint64},
 	}
 	for _, tt := range tests {
-		r := freshRecord("a", tt.now, tt.ttl)
+		r := recordAt("a", tt.now, tt.ttl)
 		if r.AcquiredAtUnix != tt.now || r.ExpiresAtUnix != tt.want {
-			t.Errorf("freshRecord(now %d, ttl %v) = acquired %d, expires %d; want %d, %d", tt.now, tt.ttl, r.AcquiredAtUnix, r.ExpiresAtUnix, tt.now, tt.want)
+			t.Errorf("recordAt(now %d, ttl %v) = acquired %d, expires %d; want %d, %d", tt.now, tt.ttl, r.AcquiredAtUnix, r.ExpiresAtUnix, tt.now, tt.want)
 		}
 	}
 }
@@ -50,7 +50,7 @@ func TestSaturatingAdd(t *testing.T) {
 // wrapping when the viewer's clock is at the top of the range.
 func TestSkewedAtTheTop(t *testing.T) {
 	r := Record{AcquiredAtUnix: math.MaxUint64, ExpiresAtUnix: math.MaxUint64}
-	if skewed(r, math.MaxUint64-5, DefaultThresholds) {
+	if skewed(r, math.MaxUint64-5, DefaultThresholds()) {
 		t.Errorf("skewed(%+v, now 2^64-6) = true, want false: the tolerance must saturate, not wrap", r)
 	}
 }

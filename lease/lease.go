@@ -22,16 +22,13 @@ var (
 	ErrHeld = errors.New("lease: held")
 	// ErrNoRecord means Current found the key absent or holding a tombstone.
 	ErrNoRecord = errors.New("lease: no record")
-	// ErrInvalidTTL means a ttl under one second, which would suppress
-	// nothing.
-	ErrInvalidTTL = errors.New("lease: ttl must be at least 1s")
+	// ErrInvalidTTL means a ttl outside MinTTL..MaxTTL: under a second it
+	// would suppress nothing, over the skew cap every viewer would flag the
+	// record skewed.
+	ErrInvalidTTL = errors.New("lease: invalid ttl")
 	// ErrAbandoned means Complete was called on a guard after Abandon.
 	ErrAbandoned = errors.New("lease: guard was abandoned")
 )
-
-// MinTTL is the shortest ttl TryAcquire accepts: expiry has whole-second
-// resolution, so anything shorter gives no suppression at all.
-const MinTTL = time.Second
 
 // Lease is one candidate (holderID) for one lease key in one store. It is
 // safe for concurrent use; it holds no state between rounds.
@@ -101,22 +98,23 @@ func (l *Lease) Key() string { return l.key }
 // HolderID returns the holder id this Lease writes.
 func (l *Lease) HolderID() string { return l.holder }
 
-// TryAcquire runs one round of the acquire algorithm (SPEC §3) with a lease
-// of ttl. It returns a Guard when this holder won, an error matching ErrHeld
-// when it lost (skip the round), an error matching ErrInvalidTTL for a ttl
-// under MinTTL, and the store's error, wrapped, when the store failed. It
-// never returns a nil Guard with a nil error.
+// TryAcquire runs one round of the acquire algorithm (docs/design.md §3)
+// with a lease of ttl. It returns a Guard when this holder won, an error
+// matching ErrHeld when it lost (skip the round), an error matching
+// ErrInvalidTTL for a ttl outside MinTTL..MaxTTL, and the store's error,
+// wrapped, when the store failed. It never returns a nil Guard with a nil
+// error.
 //
 // The clock is read once, before any store call. A live record is never
 // taken over, whoever holds it, including this holder.
 func (l *Lease) TryAcquire(ctx context.Context, ttl time.Duration) (*Guard, error) {
-	if err := checkTTL(ttl); err != nil {
+	if err := CheckTTL(ttl); err != nil {
 		return nil, err
 	}
-	now := UnixSeconds(l.now())
-	rec := freshRecord(l.holder, now, ttl)
+	now := l.now()
+	rec := NewRecord(l.holder, now, ttl)
 	value := rec.Encode()
-	a, err := acquire(ctx, l.store, l.key, value, now)
+	a, err := acquire(ctx, l.store, l.key, value, UnixSeconds(now), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -149,20 +147,19 @@ func CursorFromRevision(rev uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, rev)
 }
 
-func checkTTL(ttl time.Duration) error {
-	if ttl < MinTTL {
-		return fmt.Errorf("lease: ttl %v: %w", ttl, ErrInvalidTTL)
-	}
-	return nil
+// NewRecord returns the record a round won at now writes: held by holder,
+// acquired at now in whole seconds, expiring floor(ttl) seconds later
+// (saturating at 2^64-1).
+func NewRecord(holder string, now time.Time, ttl time.Duration) Record {
+	return recordAt(holder, UnixSeconds(now), ttl)
 }
 
-// freshRecord is the record a round writes: acquired now, expiring
-// floor(ttl) seconds later, saturating at 2^64-1.
-func freshRecord(holder string, now uint64, ttl time.Duration) Record {
+// recordAt is NewRecord at now in whole Unix seconds.
+func recordAt(holder string, now uint64, ttl time.Duration) Record {
 	return Record{
 		HolderID:       holder,
 		AcquiredAtUnix: now,
-		ExpiresAtUnix:  saturatingAdd(now, uint64(ttl/time.Second)),
+		ExpiresAtUnix:  saturatingAdd(now, uint64(max(ttl, 0)/time.Second)),
 	}
 }
 
@@ -174,24 +171,38 @@ type attempt struct {
 	// is false when the create succeeded or the key vanished before the read.
 	seen  stores.Entry
 	found bool
+	// wrote is set when the error came from a write (the create, or the
+	// compare-and-swap against seen), which may have landed all the same.
+	wrote bool
 }
 
-// acquire is the acquire algorithm of SPEC §3 steps 2–5, shared by
-// Lease.TryAcquire and Operator.Acquire: value is the encoded fresh record
-// and now the clock sampled when it was built. Losing is not an error.
-func acquire(ctx context.Context, s stores.Store, key string, value []byte, now uint64) (attempt, error) {
-	rev, err := s.Create(ctx, key, value)
+// acquire is the acquire algorithm (docs/design.md §3, steps 2–5), shared
+// by Lease.TryAcquire and Operator.Acquire: value is the encoded fresh
+// record and now the clock sampled when it was built; timeout, when
+// positive, bounds each store call. Losing is not an error.
+func acquire(ctx context.Context, s stores.Store, key string, value []byte, now uint64, timeout time.Duration) (attempt, error) {
+	call := func() (context.Context, context.CancelFunc) {
+		if timeout > 0 {
+			return context.WithTimeout(ctx, timeout)
+		}
+		return ctx, func() {}
+	}
+	cctx, cancel := call()
+	rev, err := s.Create(cctx, key, value)
+	cancel()
 	if err == nil {
 		return attempt{won: true, rev: rev}, nil
 	}
 	if !errors.Is(err, stores.ErrExists) {
-		return attempt{}, fmt.Errorf("lease: create %q: %w", key, err)
+		return attempt{wrote: true}, fmt.Errorf("lease: create %q: %w", key, err)
 	}
 	var a attempt
 	if ee, ok := errors.AsType[*stores.ExistsError](err); ok && ee.Current.Revision != 0 {
 		a.seen, a.found = ee.Current, true // the driver saved us the read
 	} else {
-		e, err := s.Get(ctx, key)
+		cctx, cancel := call()
+		e, err := s.Get(cctx, key)
+		cancel()
 		switch {
 		case errors.Is(err, stores.ErrNotFound):
 			return attempt{}, nil // deleted in between: lost, no retry
@@ -200,10 +211,16 @@ func acquire(ctx context.Context, s stores.Store, key string, value []byte, now 
 		}
 		a.seen, a.found = e, true
 	}
+	a.seen.Key = key
 	if r, err := Decode(a.seen.Value); err == nil && r.LiveAt(now) {
 		return a, nil
 	}
-	rev, err = s.Update(ctx, key, value, a.seen.Revision)
+	if err := ctx.Err(); err != nil {
+		return a, fmt.Errorf("lease: update %q: %w", key, err)
+	}
+	cctx, cancel = call()
+	rev, err = s.Update(cctx, key, value, a.seen.Revision)
+	cancel()
 	switch {
 	case err == nil:
 		a.won, a.rev = true, rev
@@ -211,6 +228,7 @@ func acquire(ctx context.Context, s stores.Store, key string, value []byte, now 
 	case isChanged(err):
 		return a, nil
 	default:
+		a.wrote = true
 		return a, fmt.Errorf("lease: update %q at revision %d: %w", key, a.seen.Revision, err)
 	}
 }

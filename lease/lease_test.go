@@ -411,15 +411,28 @@ func TestPreEpochClock(t *testing.T) {
 	}
 }
 
-func TestLargeTTL(t *testing.T) {
+// TestTTLOverTheSkewCapRejected checks a ttl every viewer would flag
+// skewed (over a day) is refused before anything is written.
+func TestTTLOverTheSkewCapRejected(t *testing.T) {
 	m := memory.New()
-	clk := newClock(t0)
-	g, err := newLease(t, m, key, "node-a", lease.WithClock(clk.Now)).TryAcquire(t.Context(), time.Duration(1<<63-1))
-	if err != nil {
-		t.Fatalf("TryAcquire(max duration) = %v", err)
+	l := newLease(t, m, key, "node-a", lease.WithClock(newClock(t0).Now))
+	for _, d := range []time.Duration{lease.MaxTTL + time.Second, 1752000 * time.Hour, time.Duration(1<<63 - 1)} {
+		if g, err := l.TryAcquire(t.Context(), d); !errors.Is(err, lease.ErrInvalidTTL) || g != nil {
+			t.Errorf("TryAcquire(ttl %v) = %v, %v; want nil, ErrInvalidTTL", d, g, err)
+		}
 	}
-	if got, want := g.Record().ExpiresAtUnix, uint64(t0)+uint64((1<<63-1)/time.Second); got != want {
-		t.Errorf("expires %d, want %d", got, want)
+	if _, err := m.Get(t.Context(), key); !errors.Is(err, stores.ErrNotFound) {
+		t.Errorf("a rejected ttl wrote the store: Get = %v", err)
+	}
+	g, err := l.TryAcquire(t.Context(), lease.MaxTTL)
+	if err != nil {
+		t.Fatalf("TryAcquire(MaxTTL) = %v", err)
+	}
+	if r := g.Record(); r.ExpiresAtUnix-r.AcquiredAtUnix != uint64(lease.MaxTTL/time.Second) {
+		t.Errorf("ttl %v gave a period of %d s", lease.MaxTTL, r.ExpiresAtUnix-r.AcquiredAtUnix)
+	}
+	if st := lease.Classify(mustGet(t, m, key).Value, newClock(t0).Now(), lease.DefaultThresholds()); st.Flags.Has(lease.Skewed) {
+		t.Errorf("a lease of MaxTTL is flagged skewed: %+v", st)
 	}
 }
 

@@ -1,205 +1,97 @@
 package lease
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/leasectl/leasectl/stores"
 )
 
-// Errors of the operator API.
-var (
-	// ErrChanged means the key changed since the operator looked; every
-	// *ChangedError matches it and carries the new state.
-	ErrChanged = errors.New("lease: changed since you looked")
-	// ErrReasonRequired means a takeover or release without a reason.
-	ErrReasonRequired = errors.New("lease: a reason is required")
-	// ErrNothingToRelease means a release of a key the operator saw absent
-	// (revision 0).
-	ErrNothingToRelease = errors.New("lease: nothing to release")
-	// ErrAuditFailed means the audit trail could not be written; every
-	// *AuditError matches it. Writes fail closed: without an intent record,
-	// nothing is written to the store.
-	ErrAuditFailed = errors.New("lease: audit failed")
-)
+// ErrInvalidRequest matches every *RequestError: an operator request that
+// broke a rule and was refused before anything was audited or written.
+var ErrInvalidRequest = errors.New("lease: invalid request")
 
-// Operator actions, as written to Outcome.Action and AuditRecord.Action.
-const (
-	ActionAcquire  = "acquire"
-	ActionTakeover = "takeover"
-	ActionRelease  = "release"
-)
+// RequestError reports an operator request refused by the rules (a ttl out
+// of range, a missing reason, an invalid key, a key outside the store's
+// prefix, a read-only store…) before anything was audited or written. It
+// matches ErrInvalidRequest and unwraps to the rule's own error.
+type RequestError struct{ Err error }
 
-// Audit outcomes, as written to AuditRecord.Outcome.
-const (
-	// OutcomePending marks the intent record written before the store write.
-	OutcomePending = "pending"
-	// OutcomeWon means the action wrote the store.
-	OutcomeWon = "won"
-	// OutcomeLost means an acquire lost the round: nothing was written.
-	OutcomeLost = "lost"
-	// OutcomeChanged means the key changed since the operator looked: nothing
-	// was written.
-	OutcomeChanged = "changed"
-	// OutcomeError means the store write failed with an error.
-	OutcomeError = "error"
-)
+// Error implements error.
+func (e *RequestError) Error() string { return e.Err.Error() }
 
-// Auditor appends audit records to a durable trail. Audit returns only once
-// the record is durable (fsync'd), or an error.
-type Auditor interface {
-	Audit(ctx context.Context, r AuditRecord) error
-}
+// Unwrap returns the rule's error.
+func (e *RequestError) Unwrap() error { return e.Err }
 
-// AuditRecord is one line of the audit trail. Every operator write produces
-// two: an intent record (Outcome OutcomePending) before the store is touched,
-// and a result record after.
-type AuditRecord struct {
-	// Time is the operator's clock when the action began.
-	Time time.Time
-	// Operator is the operator's name (without the "operator:" prefix).
-	Operator string
-	// Host is the host the action ran on.
-	Host string
-	// Store is the configured name of the store.
-	Store string
+// Is reports whether target is ErrInvalidRequest.
+func (e *RequestError) Is(target error) bool { return target == ErrInvalidRequest }
+
+// Request is one operator action, fully specified by what the operator saw
+// and typed.
+type Request struct {
+	// Action is what to do.
+	Action Action
 	// Key is the full lease key.
 	Key string
-	// Action is ActionAcquire, ActionTakeover or ActionRelease.
-	Action string
-	// Reason is the operator's reason ("" for acquire).
+	// TTL is the lease an acquire or takeover writes.
+	TTL time.Duration
+	// Reason goes to the audit trail: required for takeover and release,
+	// optional for acquire.
 	Reason string
-	// RevisionBefore and ValueBefore are the entry the action judged (0 and
-	// nil when absent or not yet known).
-	RevisionBefore uint64
-	ValueBefore    []byte
-	// ValueAfter is what the action writes (intent) or wrote (result): nil
-	// when it wrote nothing, zero-length for a tombstone.
-	ValueAfter []byte
-	// RevisionAfter is the revision of the write, 0 when nothing was written.
-	RevisionAfter uint64
-	// Outcome is one of the Outcome* constants.
-	Outcome string
-	// Error is the failure, when Outcome is OutcomeError (or another outcome
-	// came with an error).
-	Error string
-}
-
-// AuditError reports that the audit trail could not be written. It matches
-// ErrAuditFailed and unwraps to the auditor's error.
-type AuditError struct {
-	// Ran is false when the intent record failed and the action was refused
-	// before touching the store; true when only the result record failed,
-	// after the store action ran.
-	Ran bool
-	// Outcome is the store action's outcome (an Outcome* constant) when Ran
-	// is set.
-	Outcome string
-	// Err is the auditor's error.
-	Err error
-}
-
-// Error implements error.
-func (e *AuditError) Error() string {
-	if !e.Ran {
-		return fmt.Sprintf("lease: audit failed, action refused, nothing was written: %v", e.Err)
-	}
-	return fmt.Sprintf("lease: audit failed after the store action ran (outcome %s), the audit trail lacks its result: %v", e.Outcome, e.Err)
-}
-
-// Unwrap returns the auditor's error.
-func (e *AuditError) Unwrap() error { return e.Err }
-
-// Is reports whether target is ErrAuditFailed.
-func (e *AuditError) Is(target error) bool { return target == ErrAuditFailed }
-
-// errNoAuditor is the cause of refusals by an Operator without an Auditor.
-var errNoAuditor = errors.New("no auditor configured")
-
-// Observation is what an operator was shown of one key: the raw entry and
-// its classification at the operator's clock.
-type Observation struct {
-	// Store is the configured name of the store.
-	Store string
-	// Key is the full lease key.
-	Key string
-	// Found is false when the key was absent.
-	Found bool
-	// Entry is the raw entry, when Found.
-	Entry stores.Entry
-	// Status is the classification.
-	Status Status
-}
-
-// Revision returns the observed revision, 0 when absent: the value to pass
-// as seen to Takeover and Release.
-func (o Observation) Revision() uint64 { return o.Entry.Revision }
-
-// describe summarises the observation for an error message.
-func (o Observation) describe() string {
-	switch o.Status.State {
-	case Absent:
-		return "absent"
-	case Held, Expired:
-		return fmt.Sprintf("revision %d, %s by %q until %d", o.Entry.Revision, o.Status.State, o.Status.Record.HolderID, o.Status.Record.ExpiresAtUnix)
-	}
-	return fmt.Sprintf("revision %d, %s", o.Entry.Revision, o.Status.State)
-}
-
-// ChangedError reports that the key changed since the operator looked at
-// revision Seen; Current is the state now. It matches ErrChanged.
-type ChangedError struct {
-	// Seen is the revision the operator was shown (0: absent).
+	// Seen is the revision the operator was shown (0: the key was absent).
+	// Every action is a compare-and-swap against it: if the key has
+	// changed since, nothing is written and the error is a *ChangedError.
 	Seen uint64
-	// Current is the key's state when the action found the change.
-	Current Observation
+	// AnyRevision makes an acquire run the fleet's own algorithm on
+	// whatever the key holds, as a replica would, instead of against Seen.
+	// Only for ActionAcquire (runbooks that did not look first).
+	AnyRevision bool
+	// Holder replaces OperatorHolder(name) as the holder an acquire
+	// writes, e.g. to hold a lease on behalf of a replica. Only for
+	// ActionAcquire.
+	Holder string
 }
 
-// Error implements error.
-func (e *ChangedError) Error() string {
-	saw := "it absent"
-	if e.Seen != 0 {
-		saw = fmt.Sprintf("revision %d", e.Seen)
-	}
-	return fmt.Sprintf("lease: %q changed since you looked: you saw %s, it is now %s", e.Current.Key, saw, e.Current.describe())
-}
-
-// Is reports whether target is ErrChanged.
-func (e *ChangedError) Is(target error) bool { return target == ErrChanged }
-
-// Outcome is the result of an operator write action.
-type Outcome struct {
-	// Action is ActionAcquire, ActionTakeover or ActionRelease.
-	Action string
+// Result is what an operator action did.
+type Result struct {
+	// Action is the action's kind.
+	Action Action
+	// Outcome is how it ended; zero when it was refused before it was
+	// audited.
+	Outcome Outcome
 	// Before is the state the action judged; After the state it left (the
-	// same as Before when it wrote nothing). Both are zero when the store
-	// failed before the key could be read.
+	// same as Before when it wrote nothing). Both are zero when the key
+	// could not be read.
 	Before, After Observation
-	// Written is what the action wrote: nil when nothing, zero-length for a
-	// release.
+	// Written is what the action wrote: nil when nothing, zero-length for
+	// a release.
 	Written []byte
 	// Revision is the revision of the write, 0 when nothing was written.
 	Revision uint64
 }
 
-// Operator performs the operator actions of SPEC §4 on one store, on the same
-// core as the fleet: inspect, acquire, force takeover, release. Every write
-// is a compare-and-swap against what the operator was shown, and is audited
-// fail-closed: an Operator without an Auditor, or whose Auditor fails the
-// intent record, writes nothing. An Operator is safe for concurrent use.
+// Operator performs the operator actions on one store, on the same core as
+// the fleet: inspect, acquire, force takeover, release. Every write is a
+// compare-and-swap against what the operator was shown, and every attempt
+// that passes the rules is audited fail-closed: an intent record before the
+// store is touched (an Operator without an Auditor, or whose Auditor fails
+// it, does nothing) and a result record with the true outcome — checked by
+// reading the key back when the store's answer was lost. An Operator is safe
+// for concurrent use.
 type Operator struct {
-	store     stores.Store
-	storeName string
-	name      string
-	host      string
-	now       func() time.Time
-	th        Thresholds
-	auditor   Auditor
+	store       stores.Store
+	storeName   string
+	name        string
+	host        string
+	scope       string
+	now         func() time.Time
+	th          Thresholds
+	auditor     Auditor
+	callTimeout time.Duration
 }
 
 // OperatorOption configures an Operator.
@@ -218,7 +110,7 @@ func WithOperatorClock(now func() time.Time) OperatorOption {
 }
 
 // WithThresholds sets the thresholds of the skewed flag (default
-// DefaultThresholds).
+// DefaultThresholds()); their MaxPeriod is also the longest ttl accepted.
 func WithThresholds(th Thresholds) OperatorOption {
 	return func(o *Operator) error {
 		if err := th.validate(); err != nil {
@@ -252,6 +144,30 @@ func WithHost(host string) OperatorOption {
 	}
 }
 
+// WithScope confines writes to the keys under prefix, the prefix the store
+// is configured with (see CheckScope). The default, "", allows every key.
+func WithScope(prefix string) OperatorOption {
+	return func(o *Operator) error {
+		o.scope = prefix
+		return nil
+	}
+}
+
+// WithCallTimeout bounds each store call an action makes (a read, a write,
+// the read-back of a write whose answer was lost) to d, so that a hung
+// store fails the call instead of hanging; 0, the default, leaves the
+// bounds to the caller's context. Time spent by a person (a prompt, a
+// dialog) is never counted: only store calls are.
+func WithCallTimeout(d time.Duration) OperatorOption {
+	return func(o *Operator) error {
+		if d < 0 {
+			return fmt.Errorf("lease: WithCallTimeout: negative timeout %v", d)
+		}
+		o.callTimeout = d
+		return nil
+	}
+}
+
 // NewOperator returns the Operator operatorName on s, a store configured
 // under storeName. A read-only store is accepted: Inspect works, writes fail
 // with an error matching stores.ErrReadOnly.
@@ -264,7 +180,7 @@ func NewOperator(s stores.Store, storeName, operatorName string, opts ...Operato
 	case operatorName == "":
 		return nil, errors.New("lease: empty operator name")
 	}
-	o := &Operator{store: s, storeName: storeName, name: operatorName, now: time.Now, th: DefaultThresholds}
+	o := &Operator{store: s, storeName: storeName, name: operatorName, now: time.Now, th: DefaultThresholds()}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -280,12 +196,17 @@ func NewOperator(s stores.Store, storeName, operatorName string, opts ...Operato
 	return o, nil
 }
 
-// HolderID returns the holder id the operator writes: "operator:<name>".
-func (o *Operator) HolderID() string { return "operator:" + o.name }
+// HolderID returns the holder id the operator writes: OperatorHolder(name).
+func (o *Operator) HolderID() string { return OperatorHolder(o.name) }
+
+// Thresholds returns the thresholds the operator classifies with.
+func (o *Operator) Thresholds() Thresholds { return o.th }
 
 // Inspect reads key and classifies it at the operator's clock. A store
 // failure is returned wrapped; an absent key is an Observation, not an error.
 func (o *Operator) Inspect(ctx context.Context, key string) (Observation, error) {
+	ctx, cancel := o.callContext(ctx)
+	defer cancel()
 	return o.inspect(ctx, key, o.now())
 }
 
@@ -293,217 +214,338 @@ func (o *Operator) inspect(ctx context.Context, key string, now time.Time) (Obse
 	e, err := o.store.Get(ctx, key)
 	switch {
 	case errors.Is(err, stores.ErrNotFound):
-		return o.observe(key, stores.Entry{}, false, now), nil
+		return Observe(o.storeName, stores.Entry{Key: key}, false, now, o.th), nil
 	case err != nil:
 		return Observation{}, fmt.Errorf("lease: inspect %q: %w", key, err)
 	}
-	return o.observe(key, e, true, now), nil
+	e.Key = key
+	return Observe(o.storeName, e, true, now, o.th), nil
 }
 
-func (o *Operator) observe(key string, e stores.Entry, found bool, now time.Time) Observation {
-	if !found {
-		e = stores.Entry{Key: key}
-	}
-	return Observation{Store: o.storeName, Key: key, Found: found, Entry: e, Status: ClassifyEntry(e, found, now, o.th)}
+// FreshRecord returns the record an acquire or takeover would write now
+// with a lease of ttl, for showing the operator before and after.
+func (o *Operator) FreshRecord(ttl time.Duration) Record {
+	return NewRecord(o.HolderID(), o.now(), ttl)
 }
 
 // AcquireOption changes how Operator.Acquire acquires.
-type AcquireOption func(*acquireOptions) error
+type AcquireOption func(*Request) error
 
-type acquireOptions struct{ holder string }
-
-// AsHolder makes Acquire write holder instead of "operator:<name>", e.g. to
-// hold a lease on behalf of a replica from a runbook. It must be non-empty,
-// valid UTF-8.
+// AsHolder makes Acquire write holder instead of OperatorHolder(name), e.g.
+// to hold a lease on behalf of a replica from a runbook (see CheckHolder).
 func AsHolder(holder string) AcquireOption {
-	return func(o *acquireOptions) error {
-		if holder == "" || !utf8.ValidString(holder) {
-			return fmt.Errorf("lease: holder id %q: must be non-empty, valid UTF-8", holder)
+	return func(r *Request) error {
+		if err := CheckHolder(holder); err != nil {
+			return &RequestError{Err: err}
 		}
-		o.holder = holder
+		r.Holder = holder
 		return nil
 	}
 }
 
-// FreshRecord returns the record Takeover would write now with a lease of
-// ttl, for showing the operator before and after.
-func (o *Operator) FreshRecord(ttl time.Duration) Record {
-	return freshRecord(o.HolderID(), UnixSeconds(o.now()), ttl)
+// AtRevision makes Acquire a compare-and-swap against seen, the revision
+// the operator was shown (0: absent, and the write is a create), instead of
+// the fleet's algorithm on whatever the key holds.
+func AtRevision(seen uint64) AcquireOption {
+	return func(r *Request) error {
+		r.Seen, r.AnyRevision = seen, false
+		return nil
+	}
 }
 
-// Acquire runs the fleet's acquire algorithm as holder "operator:<name>" with
-// a lease of ttl, e.g. to pause exports during an incident: it wins only when
-// the key is absent, a tombstone, expired or corrupt. When it loses, it
-// returns the Outcome with an error matching ErrHeld.
-func (o *Operator) Acquire(ctx context.Context, key string, ttl time.Duration, opts ...AcquireOption) (Outcome, error) {
-	out := Outcome{Action: ActionAcquire}
-	ao := acquireOptions{holder: o.HolderID()}
+// WithReason records reason for an acquire in the audit trail.
+func WithReason(reason string) AcquireOption {
+	return func(r *Request) error {
+		r.Reason = reason
+		return nil
+	}
+}
+
+// Acquire acquires key for the operator with a lease of ttl, e.g. to pause
+// exports during an incident: it wins only when the key is absent, a
+// tombstone, expired or corrupt. By default it runs the fleet's own
+// algorithm on whatever the key holds; with AtRevision it is a
+// compare-and-swap against what the operator saw. When it loses, the error
+// matches ErrHeld; see Do for the rest.
+func (o *Operator) Acquire(ctx context.Context, key string, ttl time.Duration, opts ...AcquireOption) (Result, error) {
+	req := Request{Action: ActionAcquire, Key: key, TTL: ttl, AnyRevision: true}
 	for _, opt := range opts {
-		if err := opt(&ao); err != nil {
-			return out, err
+		if err := opt(&req); err != nil {
+			return Result{Action: ActionAcquire}, err
 		}
 	}
-	if err := checkTTL(ttl); err != nil {
-		return out, err
-	}
-	if err := o.checkWrite(key); err != nil {
-		return out, err
-	}
-	now := o.now()
-	n := UnixSeconds(now)
-	value := freshRecord(ao.holder, n, ttl).Encode()
-	ar := o.auditRecord(now, key, ActionAcquire, "")
-	ar.ValueAfter = value
-	if err := o.intent(ctx, ar); err != nil {
-		return out, err
-	}
-	a, err := acquire(ctx, o.store, key, value, n)
-	ar.RevisionBefore, ar.ValueBefore = a.seen.Revision, a.seen.Value
-	if err == nil || a.found {
-		out.Before = o.observe(key, a.seen, a.found, now)
-		out.After = out.Before
-	}
-	switch {
-	case err != nil:
-		ar.ValueAfter = nil
-		return out, o.result(ctx, ar, OutcomeError, err)
-	case !a.won:
-		ar.ValueAfter = nil
-		return out, o.result(ctx, ar, OutcomeLost, a.lost(key))
-	}
-	out.Written, out.Revision = value, a.rev
-	out.After = o.observe(key, stores.Entry{Key: key, Value: value, Revision: a.rev}, true, now)
-	ar.RevisionAfter = a.rev
-	return out, o.result(ctx, ar, OutcomeWon, nil)
+	return o.Do(ctx, req)
 }
 
 // Takeover writes a fresh operator record with a lease of ttl over whatever
-// key holds — even a live lease — provided the key is still at revision seen,
-// the revision the operator was shown (0: the operator saw it absent, and the
-// write is a create). When the key has changed since, nothing is written and
-// the error is a *ChangedError (matching ErrChanged) with the new state.
-func (o *Operator) Takeover(ctx context.Context, key string, ttl time.Duration, reason string, seen uint64) (Outcome, error) {
-	if err := checkTTL(ttl); err != nil {
-		return Outcome{Action: ActionTakeover}, err
-	}
-	return o.overwrite(ctx, ActionTakeover, key, ttl, reason, seen)
+// key holds — even a live lease — provided the key is still at revision seen
+// (0: the operator saw it absent, and the write is a create). See Do.
+func (o *Operator) Takeover(ctx context.Context, key string, ttl time.Duration, reason string, seen uint64) (Result, error) {
+	return o.Do(ctx, Request{Action: ActionTakeover, Key: key, TTL: ttl, Reason: reason, Seen: seen})
 }
 
 // Release writes a tombstone (a zero-length value) so that the fleet's next
-// trigger wins at once, provided the key is still at revision seen. A seen of
-// 0 (the operator saw the key absent) fails with ErrNothingToRelease. When the
-// key has changed since, nothing is written and the error is a *ChangedError
-// (matching ErrChanged) with the new state.
-func (o *Operator) Release(ctx context.Context, key, reason string, seen uint64) (Outcome, error) {
-	if seen == 0 {
-		return Outcome{Action: ActionRelease}, fmt.Errorf("lease: release %q: %w (it was absent when you looked)", key, ErrNothingToRelease)
-	}
-	return o.overwrite(ctx, ActionRelease, key, 0, reason, seen)
+// trigger wins at once, provided the key is still at revision seen. See Do.
+func (o *Operator) Release(ctx context.Context, key, reason string, seen uint64) (Result, error) {
+	return o.Do(ctx, Request{Action: ActionRelease, Key: key, Reason: reason, Seen: seen})
 }
 
-// overwrite is Takeover and Release: a compare-and-swap against seen.
-func (o *Operator) overwrite(ctx context.Context, action, key string, ttl time.Duration, reason string, seen uint64) (Outcome, error) {
-	out := Outcome{Action: action}
-	if strings.TrimSpace(reason) == "" {
-		return out, fmt.Errorf("lease: %s %q: %w", action, key, ErrReasonRequired)
-	}
-	if err := o.checkWrite(key); err != nil {
-		return out, err
-	}
-	now := o.now()
-	// Read first: the audit trail records the value being replaced, and a
-	// change is reported before anything is written.
-	before, err := o.inspect(ctx, key, now)
-	if err != nil {
-		return out, err
-	}
-	out.Before, out.After = before, before
-	if before.Revision() != seen {
-		return out, &ChangedError{Seen: seen, Current: before}
-	}
-	value := []byte{}
-	if action == ActionTakeover {
-		value = freshRecord(o.HolderID(), UnixSeconds(now), ttl).Encode()
-	}
-	ar := o.auditRecord(now, key, action, reason)
-	ar.RevisionBefore, ar.ValueBefore, ar.ValueAfter = seen, before.Entry.Value, value
-	if err := o.intent(ctx, ar); err != nil {
-		return out, err
-	}
-	var rev uint64
-	if seen == 0 {
-		rev, err = o.store.Create(ctx, key, value)
-	} else {
-		rev, err = o.store.Update(ctx, key, value, seen)
-	}
-	switch {
-	case err == nil:
-	case isChanged(err):
-		ar.ValueAfter = nil
-		cur, rerr := o.inspect(context.WithoutCancel(ctx), key, o.now())
-		if rerr != nil {
-			return out, o.result(ctx, ar, OutcomeChanged, fmt.Errorf("lease: %s %q: %w (re-reading it failed: %w)", action, key, ErrChanged, rerr))
-		}
-		out.After = cur
-		return out, o.result(ctx, ar, OutcomeChanged, &ChangedError{Seen: seen, Current: cur})
+// Check applies the rules to req without any I/O: the error is a
+// *RequestError (matching ErrInvalidRequest) for a broken rule, and an
+// *AuditError when the Operator has no audit trail. Do checks first too;
+// callers check before asking a person to confirm.
+func (o *Operator) Check(req Request) error {
+	refuse := func(err error) error { return &RequestError{Err: err} }
+	switch req.Action {
+	case ActionAcquire, ActionTakeover, ActionRelease:
 	default:
-		ar.ValueAfter = nil
-		return out, o.result(ctx, ar, OutcomeError, fmt.Errorf("lease: %s %q at revision %d: %w", action, key, seen, err))
+		return refuse(fmt.Errorf("lease: unknown action %v", req.Action))
 	}
-	out.Written, out.Revision = value, rev
-	out.After = o.observe(key, stores.Entry{Key: key, Value: value, Revision: rev}, true, now)
-	ar.RevisionAfter = rev
-	return out, o.result(ctx, ar, OutcomeWon, nil)
-}
-
-// checkWrite refuses a write action before anything is audited or written.
-func (o *Operator) checkWrite(key string) error {
-	switch {
-	case key == "":
-		return errors.New("lease: empty key")
-	case stores.IsReadOnly(o.store):
-		return fmt.Errorf("lease: store %q: %w", o.storeName, stores.ErrReadOnly)
-	case o.auditor == nil:
+	if err := stores.CheckKey(o.store, req.Key); err != nil {
+		return refuse(fmt.Errorf("lease: %s: %w", req.Action, err))
+	}
+	if err := CheckScope(req.Key, o.scope); err != nil {
+		return refuse(err)
+	}
+	if stores.IsReadOnly(o.store) {
+		return refuse(fmt.Errorf("lease: store %q: %w", o.storeName, stores.ErrReadOnly))
+	}
+	if req.Action != ActionRelease {
+		maxTTL := o.th.MaxPeriod
+		if maxTTL <= 0 {
+			maxTTL = MaxTTL
+		}
+		if err := checkTTLRange(req.TTL, maxTTL); err != nil {
+			return refuse(err)
+		}
+	}
+	if err := CheckReason(req.Action, req.Reason); err != nil {
+		return refuse(err)
+	}
+	if req.Action != ActionAcquire && (req.AnyRevision || req.Holder != "") {
+		return refuse(fmt.Errorf("lease: %s: a holder or any-revision is for acquire only", req.Action))
+	}
+	if req.Holder != "" {
+		if err := CheckHolder(req.Holder); err != nil {
+			return refuse(err)
+		}
+	}
+	if req.Action == ActionRelease && req.Seen == 0 {
+		return refuse(fmt.Errorf("lease: release %q: %w (it was absent when you looked)", req.Key, ErrNothingToRelease))
+	}
+	if o.auditor == nil {
 		return &AuditError{Err: errNoAuditor}
 	}
-	if err := stores.CheckKey(o.store, key); err != nil {
-		return fmt.Errorf("lease: %w", err)
-	}
 	return nil
 }
 
-func (o *Operator) auditRecord(now time.Time, key, action, reason string) AuditRecord {
-	return AuditRecord{
-		Time:     now,
-		Operator: o.name,
-		Host:     o.host,
-		Store:    o.storeName,
-		Key:      key,
-		Action:   action,
-		Reason:   reason,
+// Do performs req. The outcome is in the Result and the error:
+//   - refused by the rules (Check): a *RequestError or *AuditError, nothing
+//     audited or written, Outcome zero;
+//   - the intent record could not be written: an *AuditError, nothing read
+//     or written;
+//   - OutcomeWon: nil error (the write landed, confirmed by the store or by
+//     reading the key back after its answer was lost);
+//   - OutcomeChanged: a *ChangedError with the key's state now;
+//   - OutcomeLost (acquire over a live lease): an error matching ErrHeld;
+//   - OutcomeCancelled: ctx ended before the write was sent;
+//   - OutcomeError: the store failed and the write did not land;
+//   - OutcomeUnknown: the write was sent and its fate is unknown.
+//
+// When the result record cannot be written, the error joins the action's
+// error with an *AuditError whose Ran is set. Cancelling ctx abandons the
+// action at once, even a write in flight (whose fate is then checked by
+// reading the key back, within the call timeout).
+func (o *Operator) Do(ctx context.Context, req Request) (Result, error) {
+	res := Result{Action: req.Action}
+	if err := o.Check(req); err != nil {
+		return res, err
 	}
-}
-
-// intent writes the intent record; a failure refuses the action.
-func (o *Operator) intent(ctx context.Context, ar AuditRecord) error {
-	ar.Outcome = OutcomePending
+	now := o.now()
+	holder := o.HolderID()
+	if req.Holder != "" {
+		holder = req.Holder
+	}
+	value := []byte{}
+	if req.Action != ActionRelease {
+		value = NewRecord(holder, now, req.TTL).Encode()
+	}
+	ar := AuditRecord{
+		Time: now, Operator: o.name, Host: o.host, Store: o.storeName,
+		Key: req.Key, Action: req.Action, Reason: req.Reason,
+		RevisionBefore: req.Seen, ValueAfter: value, Outcome: OutcomePending,
+	}
 	if err := o.auditor.Audit(ctx, ar); err != nil {
-		return &AuditError{Err: err}
+		return res, &AuditError{Err: err}
 	}
-	return nil
+	var err error
+	if req.AnyRevision {
+		res, err = o.acquireAny(ctx, req, value, now)
+	} else {
+		res, err = o.casAgainstSeen(ctx, req, value, now)
+	}
+	ar.RevisionBefore, ar.ValueBefore = res.Before.Revision(), nil
+	if res.Before.Found {
+		ar.ValueBefore = res.Before.Entry.Value
+	}
+	ar.ValueAfter, ar.RevisionAfter = res.Written, res.Revision
+	ar.Outcome, ar.Error = res.Outcome, ""
+	if err != nil {
+		ar.Error = err.Error()
+	}
+	// The result record is written whatever ctx says: the action has run
+	// and the trail must say how it ended.
+	if aerr := o.auditor.Audit(context.WithoutCancel(ctx), ar); aerr != nil {
+		return res, errors.Join(err, &AuditError{Ran: true, Outcome: res.Outcome, Err: aerr})
+	}
+	return res, err
 }
 
-// result writes the result record of an action that ended with outcome and
-// actionErr, and returns actionErr joined with the audit failure, if any. It
-// does not heed ctx's cancellation: the store action has run and the trail
-// must say so.
-func (o *Operator) result(ctx context.Context, ar AuditRecord, outcome string, actionErr error) error {
-	ar.Outcome = outcome
-	if actionErr != nil {
-		ar.Error = actionErr.Error()
+// casAgainstSeen is every action pinned to the revision the operator saw:
+// read the key, refuse if it moved on (or, for acquire, is live), else
+// create (seen 0) or compare-and-swap against seen.
+func (o *Operator) casAgainstSeen(ctx context.Context, req Request, value []byte, now time.Time) (Result, error) {
+	res := Result{Action: req.Action}
+	rctx, cancel := o.callContext(ctx)
+	before, err := o.inspect(rctx, req.Key, now)
+	cancel()
+	if err != nil {
+		return o.notSent(ctx, res, req, err)
 	}
-	if err := o.auditor.Audit(context.WithoutCancel(ctx), ar); err != nil {
-		return errors.Join(actionErr, &AuditError{Ran: true, Outcome: outcome, Err: err})
+	res.Before, res.After = before, before
+	if before.Revision() != req.Seen {
+		res.Outcome = OutcomeChanged
+		return res, &ChangedError{Seen: req.Seen, Current: before}
 	}
-	return actionErr
+	if req.Action == ActionAcquire && before.Status.State == Held {
+		res.Outcome = OutcomeLost
+		return res, attempt{seen: before.Entry, found: true}.lost(req.Key)
+	}
+	if ctx.Err() != nil {
+		return o.notSent(ctx, res, req, ctx.Err())
+	}
+	wctx, cancel := o.callContext(ctx)
+	var rev uint64
+	if req.Seen == 0 {
+		rev, err = o.store.Create(wctx, req.Key, value)
+	} else {
+		rev, err = o.store.Update(wctx, req.Key, value, req.Seen)
+	}
+	cancel()
+	if err != nil {
+		return o.settle(ctx, res, req, value, req.Seen, err)
+	}
+	return o.won(res, req.Key, value, rev, now), nil
+}
+
+// acquireAny is a fleet-style acquire: the algorithm of TryAcquire on
+// whatever the key holds.
+func (o *Operator) acquireAny(ctx context.Context, req Request, value []byte, now time.Time) (Result, error) {
+	res := Result{Action: req.Action}
+	if ctx.Err() != nil {
+		return o.notSent(ctx, res, req, ctx.Err())
+	}
+	a, err := acquire(ctx, o.store, req.Key, value, UnixSeconds(now), o.callTimeout)
+	if a.found {
+		res.Before = Observe(o.storeName, a.seen, true, now, o.th)
+		res.After = res.Before
+	} else if err == nil {
+		res.Before = Observe(o.storeName, stores.Entry{Key: req.Key}, false, now, o.th)
+		res.After = res.Before
+	}
+	switch {
+	case err != nil && a.wrote:
+		return o.settle(ctx, res, req, value, a.seen.Revision, err)
+	case err != nil:
+		return o.notSent(ctx, res, req, err)
+	case !a.won:
+		res.Outcome = OutcomeLost
+		return res, a.lost(req.Key)
+	}
+	return o.won(res, req.Key, value, a.rev, now), nil
+}
+
+// won fills res for a write that landed at rev.
+func (o *Operator) won(res Result, key string, value []byte, rev uint64, now time.Time) Result {
+	res.Outcome, res.Written, res.Revision = OutcomeWon, value, rev
+	res.After = Observe(o.storeName, stores.Entry{Key: key, Value: value, Revision: rev}, true, now, o.th)
+	return res
+}
+
+// notSent ends an action that failed or was abandoned before its write was
+// sent: nothing was written.
+func (o *Operator) notSent(ctx context.Context, res Result, req Request, err error) (Result, error) {
+	if ctx.Err() != nil {
+		res.Outcome = OutcomeCancelled
+		return res, fmt.Errorf("lease: %s %q abandoned before anything was written: %w", req.Action, req.Key, context.Cause(ctx))
+	}
+	res.Outcome = OutcomeError
+	return res, fmt.Errorf("lease: %s %q: %w", req.Action, req.Key, err)
+}
+
+// settle finds out how a write that was sent and failed with err ended. A
+// conflict is a change since the operator looked; a refusal by the driver
+// itself wrote nothing; anything else — a deadline, a cancelled call, a lost
+// connection — leaves the write in doubt, so the key is read back (with a
+// fresh bound, even when ctx was cancelled) and the outcome is what it
+// shows: won when it holds exactly the bytes written at a new revision,
+// error when it is unchanged and the store said why, unknown otherwise.
+func (o *Operator) settle(ctx context.Context, res Result, req Request, value []byte, seen uint64, err error) (Result, error) {
+	werr := fmt.Errorf("lease: %s %q at revision %d: %w", req.Action, req.Key, seen, err)
+	if errors.Is(err, stores.ErrInvalidKey) || errors.Is(err, stores.ErrReadOnly) {
+		res.Outcome = OutcomeError
+		return res, werr
+	}
+	rctx, cancel := o.readBackContext(ctx)
+	cur, rerr := o.inspect(rctx, req.Key, o.now())
+	cancel()
+	changed := isChanged(err)
+	switch {
+	case rerr == nil && changed:
+		res.Outcome, res.After = OutcomeChanged, cur
+		return res, &ChangedError{Seen: seen, Current: cur}
+	case changed:
+		res.Outcome = OutcomeChanged
+		return res, fmt.Errorf("lease: %s %q: %w (re-reading it failed: %w)", req.Action, req.Key, ErrChanged, rerr)
+	case rerr == nil && cur.Found && cur.Revision() != seen && bytes.Equal(cur.Entry.Value, value):
+		res.Outcome, res.Written, res.Revision, res.After = OutcomeWon, value, cur.Revision(), cur
+		return res, nil
+	case rerr == nil && cur.Revision() == seen && !inDoubt(err):
+		res.Outcome, res.After = OutcomeError, cur
+		return res, werr
+	case rerr == nil:
+		res.Outcome, res.After = OutcomeUnknown, cur
+		return res, fmt.Errorf("%w; read back, the key is at revision %d and does not hold what was sent: the write may still land", werr, cur.Revision())
+	}
+	res.Outcome = OutcomeUnknown
+	return res, fmt.Errorf("%w; reading the key back failed too (%w): the write may have landed", werr, rerr)
+}
+
+// inDoubt reports whether a failed write may still have reached the store:
+// the caller stopped waiting (a deadline or a cancellation), as opposed to
+// a store that answered with an error.
+func inDoubt(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// readBackTimeout bounds the read-back of a write in doubt when the
+// Operator has no call timeout of its own.
+const readBackTimeout = 5 * time.Second
+
+// callContext bounds one store call by the call timeout.
+func (o *Operator) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if o.callTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, o.callTimeout)
+}
+
+// readBackContext bounds the read-back of a write in doubt. It does not end
+// with ctx: an abandoned write is exactly the one whose fate must be known.
+func (o *Operator) readBackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := o.callTimeout
+	if d <= 0 {
+		d = readBackTimeout
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }

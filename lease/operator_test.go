@@ -22,14 +22,14 @@ type recordingAuditor struct {
 
 	mu      sync.Mutex
 	records []lease.AuditRecord
-	// fail makes Audit fail for records with this outcome ("" never).
-	fail string
+	// fail makes Audit fail for records with this outcome (0 never).
+	fail lease.Outcome
 }
 
 func (a *recordingAuditor) Audit(_ context.Context, r lease.AuditRecord) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.fail != "" && r.Outcome == a.fail {
+	if a.fail != 0 && r.Outcome == a.fail {
 		a.log.add("audit %s failed", r.Outcome)
 		return errors.New("disk full")
 	}
@@ -265,9 +265,9 @@ func TestTakeoverLiveLease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Takeover of a live lease = %v", err)
 	}
-	want := []string{"get " + key, "get " + key, "audit pending", "update " + key + "@1", "audit won"}
+	want := []string{"get " + key, "audit pending", "get " + key, "update " + key + "@1", "audit won"}
 	if got := f.calls(); !reflect.DeepEqual(got, want) {
-		t.Errorf("calls = %q, want %q (intent before the write)", got, want)
+		t.Errorf("calls = %q, want %q (intent before the store is touched)", got, want)
 	}
 	e := mustGet(t, f.m, key)
 	if !bytes.Equal(e.Value, aliceAt100) || e.Revision != out.Revision || !bytes.Equal(out.Written, aliceAt100) {
@@ -281,12 +281,17 @@ func TestTakeoverLiveLease(t *testing.T) {
 		t.Fatalf("audit records = %+v", recs)
 	}
 	for i, r := range recs {
-		if r.Action != lease.ActionTakeover || r.Reason != "INC-42: exports stuck" || r.RevisionBefore != rev || !bytes.Equal(r.ValueBefore, liveA) {
+		if r.Action != lease.ActionTakeover || r.Reason != "INC-42: exports stuck" || r.RevisionBefore != rev {
 			t.Errorf("audit record %d = %+v", i, r)
 		}
 	}
-	if recs[0].Outcome != lease.OutcomePending || recs[0].RevisionAfter != 0 || !bytes.Equal(recs[0].ValueAfter, aliceAt100) {
+	// The intent comes before the read: it names the revision the operator
+	// saw; the result, the value the action judged.
+	if recs[0].Outcome != lease.OutcomePending || recs[0].RevisionAfter != 0 || !bytes.Equal(recs[0].ValueAfter, aliceAt100) || recs[0].ValueBefore != nil {
 		t.Errorf("intent = %+v", recs[0])
+	}
+	if !bytes.Equal(recs[1].ValueBefore, liveA) {
+		t.Errorf("result value before = %q, want %q", recs[1].ValueBefore, liveA)
 	}
 	if recs[1].Outcome != lease.OutcomeWon || recs[1].RevisionAfter != e.Revision || !bytes.Equal(recs[1].ValueAfter, aliceAt100) {
 		t.Errorf("result = %+v", recs[1])
@@ -299,7 +304,7 @@ func TestTakeoverOfAbsentKeyCreates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Takeover(seen 0) of an absent key = %v", err)
 	}
-	want := []string{"get " + key, "audit pending", "create " + key, "audit won"}
+	want := []string{"audit pending", "get " + key, "create " + key, "audit won"}
 	if got := f.calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
@@ -315,8 +320,8 @@ func TestStaleSeen(t *testing.T) {
 		name   string
 		plant  []byte
 		seen   uint64
-		act    func(op *lease.Operator, ctx context.Context, seen uint64) (lease.Outcome, error)
-		action string
+		act    func(op *lease.Operator, ctx context.Context, seen uint64) (lease.Result, error)
+		action lease.Action
 	}{
 		{"takeover of a key that moved on", liveA, 99, takeover, lease.ActionTakeover},
 		{"takeover of a key seen absent", liveA, 0, takeover, lease.ActionTakeover},
@@ -341,24 +346,27 @@ func TestStaleSeen(t *testing.T) {
 			if !containsAll(err.Error(), "changed since you looked") {
 				t.Errorf("error %q does not say the key changed since you looked", err)
 			}
-			if out.Action != tt.action || out.Written != nil || out.Revision != 0 {
-				t.Errorf("Outcome = %+v, want nothing written", out)
+			if out.Action != tt.action || out.Outcome != lease.OutcomeChanged || out.Written != nil || out.Revision != 0 {
+				t.Errorf("Result = %+v, want changed, nothing written", out)
 			}
-			for _, c := range f.calls() {
-				if c != "get "+key {
-					t.Errorf("calls = %q, want only the read", f.calls())
-					break
-				}
+			// The attempt is audited whichever check caught the change.
+			want := []string{"audit pending", "get " + key, "audit changed"}
+			if got := f.calls(); !reflect.DeepEqual(got, want) {
+				t.Errorf("calls = %q, want %q", got, want)
+			}
+			recs := f.auditor.all()
+			if len(recs) != 2 || recs[0].RevisionBefore != tt.seen || recs[1].Outcome != lease.OutcomeChanged || recs[1].Error == "" || recs[1].ValueAfter != nil {
+				t.Errorf("audit records = %+v, want the intent at the seen revision, then changed", recs)
 			}
 		})
 	}
 }
 
-func takeover(op *lease.Operator, ctx context.Context, seen uint64) (lease.Outcome, error) {
+func takeover(op *lease.Operator, ctx context.Context, seen uint64) (lease.Result, error) {
 	return op.Takeover(ctx, key, 10*time.Minute, "incident", seen)
 }
 
-func release(op *lease.Operator, ctx context.Context, seen uint64) (lease.Outcome, error) {
+func release(op *lease.Operator, ctx context.Context, seen uint64) (lease.Result, error) {
 	return op.Release(ctx, key, "incident", seen)
 }
 
@@ -368,7 +376,7 @@ func release(op *lease.Operator, ctx context.Context, seen uint64) (lease.Outcom
 func TestChangedDuringWrite(t *testing.T) {
 	for _, act := range []struct {
 		name string
-		fn   func(op *lease.Operator, ctx context.Context, seen uint64) (lease.Outcome, error)
+		fn   func(op *lease.Operator, ctx context.Context, seen uint64) (lease.Result, error)
 	}{{"takeover", takeover}, {"release", release}} {
 		t.Run(act.name, func(t *testing.T) {
 			f := newOpFixture(t)
@@ -420,7 +428,7 @@ func TestReleaseWritesATombstone(t *testing.T) {
 	if out.Before.Status.State != lease.Held || out.After.Status.State != lease.Tombstone {
 		t.Errorf("Outcome before/after = %v/%v, want held/tombstone", out.Before.Status.State, out.After.Status.State)
 	}
-	want := []string{"get " + key, "audit pending", "update " + key + "@1", "audit won"}
+	want := []string{"audit pending", "get " + key, "update " + key + "@1", "audit won"}
 	if got := f.calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
@@ -463,8 +471,8 @@ func TestReasonRequired(t *testing.T) {
 // TestFailingAuditorRefuses checks fail-closed auditing: when the intent
 // record cannot be written, nothing reaches the store.
 func TestFailingAuditorRefuses(t *testing.T) {
-	actions := map[string]func(op *lease.Operator, ctx context.Context, seen uint64) (lease.Outcome, error){
-		"acquire": func(op *lease.Operator, ctx context.Context, _ uint64) (lease.Outcome, error) {
+	actions := map[string]func(op *lease.Operator, ctx context.Context, seen uint64) (lease.Result, error){
+		"acquire": func(op *lease.Operator, ctx context.Context, _ uint64) (lease.Result, error) {
 			return op.Acquire(ctx, key, time.Minute)
 		},
 		"takeover": takeover,

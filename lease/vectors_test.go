@@ -120,7 +120,7 @@ func moduleRoot() (string, error) {
 func TestVectors(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
-			st := lease.Classify(v.raw, time.Unix(v.Now, 0), lease.DefaultThresholds)
+			st := lease.Classify(v.raw, time.Unix(v.Now, 0), lease.DefaultThresholds())
 			if got := st.State.String(); got != v.State {
 				t.Errorf("Classify(%q, now %d).State = %s (reason %q), want %s", v.raw, v.Now, got, st.Reason, v.State)
 			}
@@ -169,7 +169,7 @@ func FuzzDecode(f *testing.F) {
 			if ce.Reason == "" || !bytes.Equal(ce.Raw, b) {
 				t.Fatalf("Decode(%q) = %#v, want a reason and the raw bytes", b, ce)
 			}
-			if st := lease.Classify(b, time.Unix(0, 0), lease.DefaultThresholds); st.State != lease.Corrupt && !(len(b) == 0 && st.State == lease.Tombstone) {
+			if st := lease.Classify(b, time.Unix(0, 0), lease.DefaultThresholds()); st.State != lease.Corrupt && !(len(b) == 0 && st.State == lease.Tombstone) {
 				t.Fatalf("Classify(%q).State = %v, Decode failed with %v", b, st.State, err)
 			}
 			return

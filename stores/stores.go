@@ -150,6 +150,29 @@ func (e *ExistsError) Error() string {
 // Is reports whether target is ErrExists.
 func (e *ExistsError) Is(target error) bool { return target == ErrExists }
 
+// Historian is the optional capability to list the values a key has held
+// that the store still keeps (etcd's MVCC history within compaction, a NATS
+// KV bucket's History setting). The console shows them in a lease's detail
+// view.
+type Historian interface {
+	// History returns the values key has held that the store keeps, oldest
+	// first (ascending revision), ending with the current value when the
+	// key exists; zero-length values (tombstones) are included, delete and
+	// purge markers are not. A driver may bound how many it returns: the
+	// most recent ones. It returns ErrNotFound when the store keeps no value
+	// of key.
+	History(ctx context.Context, key string) ([]Entry, error)
+}
+
+// Deleter is the optional capability to delete a key outright, as an etcd
+// delete or a NATS KV delete marker does. Leases are never deleted (they are
+// released with a tombstone); tests and demos use it to make a key absent.
+type Deleter interface {
+	// Delete removes key, so that Get reports ErrNotFound and a later
+	// Create succeeds. Deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
 // KeyChecker is the optional capability to tell, without I/O, whether the
 // backend can hold a key. Operators check keys before auditing a write, so
 // a typo is a clear error rather than an audited failure.
@@ -159,18 +182,6 @@ type KeyChecker interface {
 	CheckKey(key string) error
 }
 
-// CheckKey reports whether s can hold key: an empty key never, otherwise as
-// the store's KeyChecker says (stores without one accept any key).
-func CheckKey(s Store, key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty key", ErrInvalidKey)
-	}
-	if kc, ok := s.(KeyChecker); ok {
-		return kc.CheckKey(key)
-	}
-	return nil
-}
-
 // ReadOnlyReporter is the optional capability of a store to say that it
 // refuses writes; the lease library refuses to build a fleet lease on it.
 type ReadOnlyReporter interface {
@@ -178,29 +189,88 @@ type ReadOnlyReporter interface {
 	ReadOnly() bool
 }
 
-// IsReadOnly reports whether s says it refuses writes.
+// Wrapper is implemented by a store that wraps another (ReadOnly does), the
+// way errors wrap errors: Unwrap returns the wrapped store, so that the
+// optional capabilities the wrapper does not implement itself are still
+// found through it. A wrapper must never hide a capability: callers look
+// them up with AsWatcher, AsHistorian, AsDeleter, CheckKey and IsReadOnly,
+// never with a bare type assertion.
+type Wrapper interface {
+	// Unwrap returns the store this one wraps.
+	Unwrap() Store
+}
+
+// as finds the first store in s's chain of wrappers that implements C.
+func as[C any](s Store) (C, bool) {
+	for s != nil {
+		if c, ok := s.(C); ok {
+			return c, true
+		}
+		w, ok := s.(Wrapper)
+		if !ok {
+			break
+		}
+		s = w.Unwrap()
+	}
+	var none C
+	return none, false
+}
+
+// AsWatcher returns s, or the store it wraps, as a Watcher.
+func AsWatcher(s Store) (Watcher, bool) { return as[Watcher](s) }
+
+// AsHistorian returns s, or the store it wraps, as a Historian.
+func AsHistorian(s Store) (Historian, bool) { return as[Historian](s) }
+
+// AsDeleter returns s, or the store it wraps, as a Deleter. Through
+// ReadOnly, that is the wrapper, whose Delete fails with ErrReadOnly.
+func AsDeleter(s Store) (Deleter, bool) { return as[Deleter](s) }
+
+// CheckKey reports whether s can hold key: an empty key never, otherwise as
+// its KeyChecker says (stores without one accept any key).
+func CheckKey(s Store, key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrInvalidKey)
+	}
+	if kc, ok := as[KeyChecker](s); ok {
+		return kc.CheckKey(key)
+	}
+	return nil
+}
+
+// IsReadOnly reports whether s, or a store it wraps, says it refuses writes.
 func IsReadOnly(s Store) bool {
-	r, ok := s.(ReadOnlyReporter)
+	r, ok := as[ReadOnlyReporter](s)
 	return ok && r.ReadOnly()
 }
 
-// ReadOnly wraps s so that every write fails with ErrReadOnly before anything
-// reaches the backend. Reads and watches pass through.
+// ReadOnly wraps s so that every write fails with ErrReadOnly before
+// anything reaches the backend. Reads pass through, and so do the read
+// capabilities (watching, history, key checks), found through Unwrap.
 func ReadOnly(s Store) Store {
 	if IsReadOnly(s) {
 		return s
 	}
-	if w, ok := s.(Watcher); ok {
-		return readOnlyWatcher{readOnly{s}, w}
-	}
 	return readOnly{s}
 }
 
-type readOnly struct{ Store }
+type readOnly struct{ inner Store }
+
+var (
+	_ Wrapper          = readOnly{}
+	_ ReadOnlyReporter = readOnly{}
+	_ Deleter          = readOnly{}
+)
+
+func (r readOnly) Unwrap() Store { return r.inner }
 
 func (readOnly) ReadOnly() bool { return true }
 
-func (r readOnly) CheckKey(key string) error { return CheckKey(r.Store, key) }
+func (r readOnly) Get(ctx context.Context, key string) (Entry, error) { return r.inner.Get(ctx, key) }
+
+func (r readOnly) List(ctx context.Context, prefix string) ([]Entry, error) {
+	return r.inner.List(ctx, prefix)
+}
 
 func (readOnly) Create(context.Context, string, []byte) (uint64, error) {
 	return 0, ErrReadOnly
@@ -210,7 +280,4 @@ func (readOnly) Update(context.Context, string, []byte, uint64) (uint64, error) 
 	return 0, ErrReadOnly
 }
 
-type readOnlyWatcher struct {
-	readOnly
-	Watcher
-}
+func (readOnly) Delete(context.Context, string) error { return ErrReadOnly }

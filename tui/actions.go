@@ -30,7 +30,7 @@ func (m Model) target() (target, bool) {
 }
 
 // blocked says why action cannot run on the target now, "" when it can.
-func (m Model) blocked(action string) string {
+func (m Model) blocked(action lease.Action) string {
 	t, ok := m.target()
 	if !ok {
 		return "no lease selected"
@@ -70,7 +70,7 @@ func (m *Model) openDetail() tea.Cmd {
 }
 
 // openAction opens the dialog of action on the target.
-func (m *Model) openAction(action string) tea.Cmd {
+func (m *Model) openAction(action lease.Action) tea.Cmd {
 	t, ok := m.target()
 	if !ok {
 		return nil

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -72,7 +73,7 @@ type (
 	// actionDoneMsg carries the outcome of an operator action.
 	actionDoneMsg struct {
 		req actionRequest
-		out lease.Outcome
+		out lease.Result
 		err error
 	}
 	// historyMsg carries the history of a key.
@@ -88,7 +89,7 @@ type (
 // actionRequest is one operator action, fully specified by what the operator
 // saw and typed.
 type actionRequest struct {
-	action     string // lease.ActionAcquire, ActionTakeover or ActionRelease
+	action     lease.Action
 	store, key string
 	ttl        time.Duration
 	reason     string
@@ -180,7 +181,7 @@ func actionCmd(sess *session, op *lease.Operator, req actionRequest) tea.Cmd {
 		ctx, cancel := context.WithTimeout(sess.ctx, callTimeout)
 		defer cancel()
 		var (
-			out lease.Outcome
+			out lease.Result
 			err error
 		)
 		switch req.action {
@@ -191,7 +192,7 @@ func actionCmd(sess *session, op *lease.Operator, req actionRequest) tea.Cmd {
 		case lease.ActionRelease:
 			out, err = op.Release(ctx, req.key, req.reason, req.rev)
 		default:
-			err = errors.New("tui: unknown action " + req.action)
+			err = fmt.Errorf("tui: unknown action %v", req.action)
 		}
 		return actionDoneMsg{req: req, out: out, err: err}
 	}

@@ -48,7 +48,7 @@ type dialog struct {
 
 	width int
 
-	action string // lease.ActionAcquire, ActionTakeover or ActionRelease
+	action lease.Action
 	store  string
 	entry  stores.Entry
 	found  bool
@@ -67,7 +67,7 @@ type dialog struct {
 	freshOK bool
 }
 
-func newDialog(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location, now time.Time, action, store string, e stores.Entry, found bool, op *lease.Operator) dialog {
+func newDialog(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location, now time.Time, action lease.Action, store string, e stores.Entry, found bool, op *lease.Operator) dialog {
 	d := dialog{styles: s, keys: k, th: th, loc: loc, now: now, action: action, store: store, entry: e, found: found, op: op}
 	var names []string
 	switch action {

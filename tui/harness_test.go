@@ -73,7 +73,7 @@ func (a *auditLog) outcomes() []string {
 	defer a.mu.Unlock()
 	var out []string
 	for _, r := range a.records {
-		out = append(out, r.Action+":"+r.Outcome)
+		out = append(out, r.Action.String()+":"+r.Outcome.String())
 	}
 	return out
 }

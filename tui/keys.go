@@ -154,7 +154,7 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 func (m *Model) actionKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	actions := []struct {
 		b      key.Binding
-		action string
+		action lease.Action
 	}{
 		{m.keys.Acquire, lease.ActionAcquire},
 		{m.keys.Takeover, lease.ActionTakeover},

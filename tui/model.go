@@ -42,7 +42,7 @@ type Options struct {
 	// Now is the wall clock; default time.Now.
 	Now func() time.Time
 	// Thresholds tune the skewed flag; the zero value means
-	// lease.DefaultThresholds.
+	// lease.DefaultThresholds().
 	Thresholds lease.Thresholds
 }
 
@@ -112,7 +112,7 @@ func New(opts Options) Model {
 	}
 	th := opts.Thresholds
 	if th == (lease.Thresholds{}) {
-		th = lease.DefaultThresholds
+		th = lease.DefaultThresholds()
 	}
 	name := opts.Operator
 	if name == "" {

@@ -21,8 +21,8 @@ func TestIndexFollowsChanges(t *testing.T) {
 			for _, filter := range []string{"", "held", "node-1", "s2 expired"} {
 				t.Run(fmt.Sprintf("%s/desc=%v/%q", sortBy.name(), desc, filter), func(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(sortBy), 7))
-					rs := newRowSet(lease.DefaultThresholds)
-					tb := newTable(&s, DefaultKeyMap(), lease.DefaultThresholds)
+					rs := newRowSet(lease.DefaultThresholds())
+					tb := newTable(&s, DefaultKeyMap(), lease.DefaultThresholds())
 					tb.sortBy, tb.desc, tb.filter = sortBy, desc, filter
 					tb.SetSize(120, 10)
 					now := t0
@@ -66,7 +66,7 @@ func TestIndexFollowsChanges(t *testing.T) {
 						selected, hadSel := tb.Selected()
 						tb.refresh(rs)
 
-						fresh := newTable(&s, DefaultKeyMap(), lease.DefaultThresholds)
+						fresh := newTable(&s, DefaultKeyMap(), lease.DefaultThresholds())
 						fresh.sortBy, fresh.desc, fresh.filter = sortBy, desc, filter
 						fresh.rebuild(rs)
 						if !slices.Equal(tb.index, fresh.index) {

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -188,20 +189,15 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, rev uint64
 		key, stores.ErrConflict, rev)
 }
 
-// Delete removes key unconditionally. It returns an error matching
-// stores.ErrNotFound when there was nothing to delete. It exists for tests
-// and demos (stores/storetest's Deleter); leases are never deleted, they are
-// released with a tombstone.
+// Delete removes key unconditionally (stores.Deleter); deleting an absent
+// key is not an error. It exists for tests and demos; leases are never
+// deleted, they are released with a tombstone.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if key == "" {
 		return invalidKey("delete")
 	}
-	resp, err := s.cli.Delete(ctx, key)
-	if err != nil {
+	if _, err := s.cli.Delete(ctx, key); err != nil {
 		return s.wrap("delete", key, err)
-	}
-	if resp.Deleted == 0 {
-		return fmt.Errorf("etcd: delete %q: %w", key, stores.ErrNotFound)
 	}
 	return nil
 }
@@ -266,12 +262,13 @@ func (s *Store) listOnce(ctx context.Context, start, end string) ([]stores.Entry
 	}
 }
 
-// History returns the key's current entry followed by its earlier values
-// still held in etcd's MVCC history, newest first, at most 20 entries. It
-// walks back one revision at a time (one round trip per entry) and stops at
-// the key's creation (an earlier incarnation, before a delete, is not
-// included) or at the compaction horizon, which is not an error. It returns
-// an error matching stores.ErrNotFound when the key does not exist now.
+// History returns the values of the key still held in etcd's MVCC history,
+// oldest first and ending with the current entry (stores.Historian), at most
+// the 20 most recent. It walks back one revision at a time (one round trip
+// per entry) and stops at the key's creation (an earlier incarnation, before
+// a delete, is not included) or at the compaction horizon, which is not an
+// error. It returns an error matching stores.ErrNotFound when the key does
+// not exist now.
 func (s *Store) History(ctx context.Context, key string) ([]stores.Entry, error) {
 	if key == "" {
 		return nil, invalidKey("history")
@@ -300,6 +297,7 @@ func (s *Store) History(ctx context.Context, key string) ([]stores.Entry, error)
 		kv = resp.Kvs[0]
 		out = append(out, entry(kv))
 	}
+	slices.Reverse(out)
 	return out, nil
 }
 

@@ -72,6 +72,14 @@ type callStore struct {
 	createErr, getErr, updateErr error
 	// beforeUpdate runs before each Update reaches the store.
 	beforeUpdate func(ctx context.Context, key string)
+	// lostAnswer makes a Create or Update that the store carried out
+	// return this error instead of its result: the write landed, its
+	// answer did not (a deadline, a dropped connection).
+	lostAnswer error
+	// getHook, when set, runs at each Get; a non-nil error fails it.
+	getHook func() error
+	// afterUpdate runs once an Update has reached the store.
+	afterUpdate func()
 }
 
 func newCallStore(log *events) (*callStore, *memory.Store) {
@@ -82,8 +90,11 @@ func newCallStore(log *events) (*callStore, *memory.Store) {
 func (s *callStore) Get(ctx context.Context, key string) (stores.Entry, error) {
 	s.log.add("get %s", key)
 	s.mu.Lock()
-	err := s.getErr
+	err, hook := s.getErr, s.getHook
 	s.mu.Unlock()
+	if err == nil && hook != nil {
+		err = hook()
+	}
 	if err != nil {
 		return stores.Entry{}, err
 	}
@@ -93,7 +104,7 @@ func (s *callStore) Get(ctx context.Context, key string) (stores.Entry, error) {
 func (s *callStore) Create(ctx context.Context, key string, value []byte) (uint64, error) {
 	s.log.add("create %s", key)
 	s.mu.Lock()
-	err, plain := s.createErr, s.plainExists
+	err, plain, lost := s.createErr, s.plainExists, s.lostAnswer
 	s.mu.Unlock()
 	if err != nil {
 		return 0, err
@@ -102,12 +113,15 @@ func (s *callStore) Create(ctx context.Context, key string, value []byte) (uint6
 	if plain && err != nil {
 		return 0, fmt.Errorf("callstore: %w", stores.ErrExists)
 	}
+	if lost != nil && err == nil {
+		return 0, lost
+	}
 	return rev, err
 }
 
 func (s *callStore) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
 	s.mu.Lock()
-	err, hook := s.updateErr, s.beforeUpdate
+	err, hook, lost, after := s.updateErr, s.beforeUpdate, s.lostAnswer, s.afterUpdate
 	s.mu.Unlock()
 	if hook != nil {
 		hook(ctx, key)
@@ -116,7 +130,14 @@ func (s *callStore) Update(ctx context.Context, key string, value []byte, rev ui
 	if err != nil {
 		return 0, err
 	}
-	return s.Store.Update(ctx, key, value, rev)
+	rev, err = s.Store.Update(ctx, key, value, rev)
+	if after != nil {
+		after()
+	}
+	if lost != nil && err == nil {
+		return 0, lost
+	}
+	return rev, err
 }
 
 func (s *callStore) set(f func(s *callStore)) {

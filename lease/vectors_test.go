@@ -16,7 +16,7 @@ import (
 	"github.com/leasectl/leasectl/lease"
 )
 
-// vector is one line of the shared test vectors (vectors/README.md).
+// vector is one line of the record test vectors (testdata/README.md).
 type vector struct {
 	Name     string   `json:"name"`
 	Value    *string  `json:"value"`
@@ -28,31 +28,11 @@ type vector struct {
 	raw []byte
 }
 
-// loadVectors reads testdata/records.jsonl, a copy of the shared vectors, and
-// the shared file itself (../shared/vectors from the module root) when the
-// checkout has it, so that vectors added there are tested without a copy.
-// Vectors are keyed by name; the shared file wins.
+// loadVectors reads testdata/records.jsonl, the record test vectors every
+// checkout carries (the format is in testdata/README.md).
 func loadVectors(t testing.TB) []vector {
 	t.Helper()
-	files := []string{filepath.Join("testdata", "records.jsonl")}
-	if root, err := moduleRoot(); err == nil {
-		shared := filepath.Join(root, "..", "shared", "vectors", "records.jsonl")
-		if _, err := os.Stat(shared); err == nil {
-			files = append(files, shared)
-		}
-	}
-	byName := map[string]int{}
-	var vs []vector
-	for _, f := range files {
-		for _, v := range readVectors(t, f) {
-			if i, ok := byName[v.Name]; ok {
-				vs[i] = v
-				continue
-			}
-			byName[v.Name] = len(vs)
-			vs = append(vs, v)
-		}
-	}
+	vs := readVectors(t, filepath.Join("testdata", "records.jsonl"))
 	if len(vs) == 0 {
 		t.Fatal("no test vectors")
 	}
@@ -98,23 +78,6 @@ func readVectors(t testing.TB, path string) []vector {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return vs
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 func TestVectors(t *testing.T) {

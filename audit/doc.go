@@ -44,6 +44,6 @@
 // with a newline first, so that the new line stands on its own, and warns.
 // The torn line stays, as evidence: a reader skips lines that do not parse.
 //
-// Warnings go to the function given with WithWarn; the command line prints
-// them on stderr, the console in its status line.
+// Warnings (a log made private, a torn line ended) go to the function given
+// with WithWarn, for the caller to show: on stderr, in a status line.
 package audit

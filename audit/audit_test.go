@@ -129,3 +129,74 @@ func TestAuditCanceled(t *testing.T) {
 		t.Error("a canceled Audit created the log")
 	}
 }
+
+// TestAuditValues checks how values are written: base64 when there is one,
+// "" for a zero-length value (a tombstone), null when there is none (absent,
+// never read, nothing written), with every field present on every line.
+func TestAuditValues(t *testing.T) {
+	rec := []byte(`{"holder_id":"node-a"}`)
+	b64 := `"` + base64.StdEncoding.EncodeToString(rec) + `"`
+	tests := []struct {
+		name               string
+		before, after      []byte
+		wantBefore, wantAf string // raw JSON
+	}{
+		{"intent: never read, writes a record", nil, rec, "null", b64},
+		{"release: a record, writes a tombstone", rec, []byte{}, b64, `""`},
+		{"changed: a tombstone, wrote nothing", []byte{}, nil, `""`, "null"},
+		{"acquire: absent, writes a record", nil, rec, "null", b64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := record(0)
+			r.ValueBefore, r.ValueAfter = tt.before, tt.after
+			path := filepath.Join(t.TempDir(), "a.jsonl")
+			f, _ := NewFile(path)
+			if err := f.Audit(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(b, &fields); err != nil {
+				t.Fatalf("line %q: %v", b, err)
+			}
+			for _, k := range []string{"time", "operator", "host", "store", "key", "action", "revision_before", "value_before", "value_after", "revision_after", "outcome"} {
+				if _, ok := fields[k]; !ok {
+					t.Errorf("line %s lacks %q", b, k)
+				}
+			}
+			if got := string(fields["value_before"]); got != tt.wantBefore {
+				t.Errorf("value_before = %s, want %s", got, tt.wantBefore)
+			}
+			if got := string(fields["value_after"]); got != tt.wantAf {
+				t.Errorf("value_after = %s, want %s", got, tt.wantAf)
+			}
+			// A reader of byte slices tells the three apart; one that
+			// reads strings still parses the line.
+			var bytesReader struct{ ValueBefore, ValueAfter []byte }
+			fields["ValueBefore"], fields["ValueAfter"] = fields["value_before"], fields["value_after"]
+			raw, _ := json.Marshal(map[string]json.RawMessage{"ValueBefore": fields["value_before"], "ValueAfter": fields["value_after"]})
+			if err := json.Unmarshal(raw, &bytesReader); err != nil {
+				t.Fatal(err)
+			}
+			if (bytesReader.ValueBefore == nil) != (tt.before == nil) || !bytes.Equal(bytesReader.ValueBefore, tt.before) ||
+				(bytesReader.ValueAfter == nil) != (tt.after == nil) || !bytes.Equal(bytesReader.ValueAfter, tt.after) {
+				t.Errorf("read back as bytes: before %q (nil %v), after %q (nil %v); want %q (nil %v), %q (nil %v)",
+					bytesReader.ValueBefore, bytesReader.ValueBefore == nil, bytesReader.ValueAfter, bytesReader.ValueAfter == nil,
+					tt.before, tt.before == nil, tt.after, tt.after == nil)
+			}
+			var stringReader struct {
+				ValueBefore string `json:"value_before"`
+				ValueAfter  string `json:"value_after"`
+				Action      string `json:"action"`
+				Outcome     string `json:"outcome"`
+			}
+			if err := json.Unmarshal(b, &stringReader); err != nil || stringReader.Action != "takeover" || stringReader.Outcome != "won" {
+				t.Errorf("a reader of strings: %+v, %v", stringReader, err)
+			}
+		})
+	}
+}

@@ -11,7 +11,7 @@ BIN       := bin/leasectl
 # outside the repository; scripts/ensure-consul.sh prints its path.
 CONSUL    := scripts/ensure-consul.sh
 
-.PHONY: all build run test test-deps vet fuzz bench clean wasm test-wasm
+.PHONY: all build run test test-deps vet tidy fuzz bench clean wasm test-wasm
 
 all: build
 
@@ -28,7 +28,12 @@ test-deps:
 vet:
 	$(GO) vet ./...
 
-test: test-deps vet build
+# go.mod and go.sum must say exactly what the code imports: a dependency
+# marked indirect that is imported directly, or a stale line, fails the tests.
+tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; }
+
+test: test-deps tidy vet build
 	LEASECTL_CONSUL="$$($(CONSUL))" LEASECTL_BIN="$(CURDIR)/$(BIN)" $(GO) test -race -count=1 -timeout 40m ./...
 	scripts/test-wasm.sh
 

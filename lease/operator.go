@@ -386,7 +386,8 @@ func (o *Operator) Do(ctx context.Context, req Request) (Result, error) {
 	}
 	ar.RevisionBefore, ar.ValueBefore = res.Before.Revision(), nil
 	if res.Before.Found {
-		ar.ValueBefore = res.Before.Entry.Value
+		// Present, so never nil: a tombstone is zero bytes, not "absent".
+		ar.ValueBefore = append([]byte{}, res.Before.Entry.Value...)
 	}
 	ar.ValueAfter, ar.RevisionAfter = res.Written, res.Revision
 	ar.Outcome, ar.Error = res.Outcome, ""

@@ -23,10 +23,13 @@ import (
 // a round could end with no winner, and the contract promises the latest
 // value. The cost is the same one request, served by the leader.
 
-// msgGetRequest is the body of a STREAM.MSG.GET request for the last
-// message of a subject.
+// msgGetRequest is the body of a STREAM.MSG.GET request: the last message
+// of a subject, or the first message at or after Seq of a subject. Both
+// subjects may be wildcards.
 type msgGetRequest struct {
-	LastBySubject string `json:"last_by_subj"`
+	Seq           uint64 `json:"seq,omitempty"`
+	LastBySubject string `json:"last_by_subj,omitempty"`
+	NextBySubject string `json:"next_by_subj,omitempty"`
 }
 
 // msgGetResponse is the answer to a STREAM.MSG.GET request.
@@ -62,7 +65,7 @@ func msgGetSubject(js jetstream.JetStream, stream string) string {
 // sequence when op is not a put. A key without any message gives an error
 // matching stores.ErrNotFound (and jetstream.ErrMsgNotFound).
 func (s *Store) latest(ctx context.Context, key string) (stores.Entry, jetstream.KeyValueOp, error) {
-	m, err := s.lastMessage(ctx, s.subjectPrefix+key)
+	m, err := s.getMessage(ctx, msgGetRequest{LastBySubject: s.subjectPrefix + key})
 	if err != nil {
 		return stores.Entry{}, 0, err
 	}
@@ -74,7 +77,23 @@ func (s *Store) latest(ctx context.Context, key string) (stores.Entry, jetstream
 // from the stream leader: the point a snapshot must reach to include every
 // write acknowledged before it started.
 func (s *Store) lastSequence(ctx context.Context, filter string) (uint64, error) {
-	m, err := s.lastMessage(ctx, s.subjectPrefix+filter)
+	return s.sequence(ctx, msgGetRequest{LastBySubject: s.subjectPrefix + filter})
+}
+
+// nextSequence returns the stream sequence of the first message at or after
+// sequence from whose key matches filter, 0 when there is none, read from the
+// stream leader. A snapshot whose consumer has delivered up to from-1 and is
+// still short of its barrier asks it: 0 means that no message the consumer
+// has yet to deliver is still stored (the rest expired or was removed), so
+// the snapshot holds everything the stream holds.
+func (s *Store) nextSequence(ctx context.Context, filter string, from uint64) (uint64, error) {
+	return s.sequence(ctx, msgGetRequest{Seq: from, NextBySubject: s.subjectPrefix + filter})
+}
+
+// sequence returns the sequence of the message req names, 0 when there is
+// none.
+func (s *Store) sequence(ctx context.Context, req msgGetRequest) (uint64, error) {
+	m, err := s.getMessage(ctx, req)
 	if errors.Is(err, stores.ErrNotFound) {
 		return 0, nil
 	}
@@ -91,9 +110,10 @@ type rawMessage struct {
 	data   []byte
 }
 
-// lastMessage asks the stream leader for the last message on subject, which
-// may be a wildcard, in one request.
-func (s *Store) lastMessage(ctx context.Context, subject string) (rawMessage, error) {
+// getMessage asks the stream leader for the message req names, in one
+// request. No such message gives an error matching stores.ErrNotFound (and
+// jetstream.ErrMsgNotFound).
+func (s *Store) getMessage(ctx context.Context, r msgGetRequest) (rawMessage, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		if d := s.js.Options().DefaultTimeout; d > 0 {
 			var cancel context.CancelFunc
@@ -101,7 +121,7 @@ func (s *Store) lastMessage(ctx context.Context, subject string) (rawMessage, er
 			defer cancel()
 		}
 	}
-	req, err := json.Marshal(msgGetRequest{LastBySubject: subject})
+	req, err := json.Marshal(r)
 	if err != nil {
 		return rawMessage{}, err
 	}

@@ -15,12 +15,39 @@ import (
 	"github.com/leasectl/leasectl/stores"
 )
 
-// catchUpTimeout bounds the wait, after the watcher's "initial values done"
-// marker, for the consumer to reach the barrier sequence. A consumer on a
-// follower lags by a replication round, milliseconds; the bound only matters
-// when the barrier message expired (a TTL without a marker) before it was
-// delivered, which would otherwise hold the snapshot forever.
-const catchUpTimeout = 2 * time.Second
+// A snapshot's consumer can send its "initial values done" marker before it
+// has delivered the barrier: an ordered consumer may run on any server of a
+// replicated bucket, and one on a lagging follower counts only what that
+// follower has applied (a replication round behind, milliseconds, or seconds
+// when the follower is loaded or far away). The barrier message may also be
+// gone, expired (max age, a per-message TTL without a marker) or removed,
+// before the consumer delivered it. The snapshot then asks the stream leader
+// whether a message after the last one delivered is still stored under the
+// filter (nextSequence), as soon as the consumer is idle: if none is, the
+// snapshot holds everything the stream holds and is complete; if one is, the
+// consumer has it to deliver and the snapshot waits for it, asking again
+// whenever the consumer has been idle for a while (the message may expire
+// meanwhile), recheckMin doubling up to recheckMax. The wait is bounded by the JetStream context's default
+// timeout (jetstream.WithDefaultTimeout, five seconds unless set), the time
+// the server is given to answer a request, here to deliver what it already
+// stored; then List fails with ErrSnapshotIncomplete and Watch starts over
+// with a new consumer. Neither ever passes off a partial snapshot as
+// complete.
+const (
+	recheckMin = 250 * time.Millisecond
+	recheckMax = 2 * time.Second
+
+	// defaultCatchUp bounds the wait when the JetStream context has no
+	// default timeout: jetstream.New's own default.
+	defaultCatchUp = 5 * time.Second
+)
+
+// ErrSnapshotIncomplete reports that the consumer behind a listing (or a
+// watch's snapshot) did not deliver, in the time allowed, messages the
+// stream leader still stores and that the snapshot must include: the
+// consumer runs on a server lagging behind the stream leader. Listing again
+// may be served by a current server.
+var ErrSnapshotIncomplete = errors.New("natskv: the consumer did not catch up with the stream")
 
 // errWatchEnded reports that the ordered consumer behind a watch went away
 // for good (nats.go recreates it itself after disconnects; this is what is
@@ -107,6 +134,10 @@ type snapshot struct {
 	items   []snapshotItem
 	seen    uint64 // highest sequence delivered
 	marked  bool   // the watcher's nil entry came
+	// next is the stream leader's answer to the last check: the sequence
+	// of the first message after seen (then) under the filter, 0 for none.
+	next    uint64
+	checked bool // a check was answered
 }
 
 // snapshotItem is one entry delivered for a key; live is false for a marker.
@@ -137,9 +168,92 @@ func (sn *snapshot) add(e jetstream.KeyValueEntry) {
 }
 
 // complete reports whether the snapshot holds every write acknowledged
-// before the watch started.
+// before the watch started: the consumer delivered the barrier, or the
+// stream leader holds nothing after what it delivered.
 func (sn *snapshot) complete() bool {
-	return sn.marked && sn.seen >= sn.barrier
+	return sn.marked && (sn.seen >= sn.barrier || sn.checked && sn.next == 0)
+}
+
+// catchingUp reports whether the consumer sent its "initial values done"
+// marker short of the barrier, so that the snapshot needs the stream leader
+// to say whether it is complete.
+func (sn *snapshot) catchingUp() bool {
+	return sn.marked && !sn.complete()
+}
+
+// check asks the stream leader for the first message after the last one the
+// consumer delivered: one request.
+func (sn *snapshot) check(ctx context.Context, s *Store, filter string) error {
+	next, err := s.nextSequence(ctx, filter, sn.seen+1)
+	if err != nil {
+		return fmt.Errorf("check the snapshot with the stream leader: %w", err)
+	}
+	sn.next, sn.checked = next, true
+	return nil
+}
+
+// behind returns the error of a snapshot whose consumer did not catch up
+// within d.
+func (sn *snapshot) behind(d time.Duration) error {
+	left := "the stream leader did not answer"
+	if sn.checked {
+		left = fmt.Sprintf("the stream leader still stores sequence %d", sn.next)
+	}
+	return fmt.Errorf("%w: after %v the consumer had delivered up to sequence %d of %d, and %s",
+		ErrSnapshotIncomplete, d, sn.seen, sn.barrier, left)
+}
+
+// catchUp paces the checks of a snapshot that is catching up and bounds its
+// wait.
+type catchUp struct {
+	limit    time.Duration
+	deadline *time.Timer
+	recheck  *time.Timer
+	pause    time.Duration // before the next check, once the consumer is idle
+}
+
+// newCatchUp starts the wait of a snapshot whose consumer just sent its
+// marker short of the barrier. The first check is due at once, unless the
+// consumer delivers more first (see progress): a consumer a replication
+// round behind reaches the barrier by itself, without a request.
+func newCatchUp(limit time.Duration) *catchUp {
+	return &catchUp{limit: limit, deadline: time.NewTimer(limit), recheck: time.NewTimer(0), pause: recheckMin}
+}
+
+// catchUpLimit returns how long a snapshot waits for its consumer.
+func (s *Store) catchUpLimit() time.Duration {
+	if d := s.js.Options().DefaultTimeout; d > 0 {
+		return d
+	}
+	return defaultCatchUp
+}
+
+// checked arms the next check after a check that left the snapshot short.
+func (c *catchUp) checked() {
+	c.recheck.Reset(c.pause)
+	c.pause = min(2*c.pause, recheckMax)
+}
+
+// progress postpones the next check until the consumer, which is
+// delivering, has been idle for a while.
+func (c *catchUp) progress() {
+	c.recheck.Reset(c.pause)
+}
+
+// channels returns the timers' channels; nil ones for a nil catchUp, which
+// never fire.
+func (c *catchUp) channels() (deadline, recheck <-chan time.Time) {
+	if c == nil {
+		return nil, nil
+	}
+	return c.deadline.C, c.recheck.C
+}
+
+func (c *catchUp) stop() {
+	if c != nil {
+		c.deadline.Stop()
+		c.recheck.Stop()
+	}
 }
 
 // entries returns the live entries sorted by key: of the entries delivered
@@ -167,6 +281,14 @@ func (sn *snapshot) entries() []stores.Entry {
 // holds, one when nothing matches), keeping the last entry of each key and
 // dropping keys whose last entry is a delete or purge marker. A prefix no
 // valid key can start with gives an empty list without I/O.
+//
+// When the consumer runs on a lagging server, or the last message expired
+// before the consumer delivered it, List asks the stream leader what is left
+// to deliver (one request more, a few when the consumer lags) and returns as
+// soon as the snapshot holds every write acknowledged before it started. It
+// returns an error matching ErrSnapshotIncomplete when the consumer has not
+// caught up within the JetStream context's default timeout; never a partial
+// list.
 func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error) {
 	filter, ok := subjectFilter(prefix)
 	if !ok {
@@ -187,25 +309,36 @@ func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error)
 	}
 	defer watch{w: w, cancel: cancel}.stop()
 	sn := newSnapshot(prefix, barrier)
-	var catchUp <-chan time.Time
+	var cu *catchUp
+	defer func() { cu.stop() }()
 	for {
+		deadline, recheck := cu.channels()
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("natskv: list %q: %w", prefix, context.Cause(ctx))
-		case <-catchUp:
-			return sn.entries(), nil
+		case <-deadline:
+			return nil, fmt.Errorf("natskv: list %q: %w", prefix, sn.behind(cu.limit))
+		case <-recheck:
+			if err := sn.check(ctx, s, filter); err != nil {
+				return nil, fmt.Errorf("natskv: list %q: %w", prefix, err)
+			}
+			if sn.complete() {
+				return sn.entries(), nil
+			}
+			cu.checked()
 		case e, ok := <-w.Updates():
 			if !ok {
 				return nil, fmt.Errorf("natskv: list %q: %w before the snapshot was complete", prefix, errWatchEnded)
 			}
 			sn.add(e)
-			if sn.complete() {
+			switch {
+			case sn.complete():
 				return sn.entries(), nil
-			}
-			if sn.marked && catchUp == nil {
-				t := time.NewTimer(catchUpTimeout)
-				defer t.Stop()
-				catchUp = t.C
+			case !sn.catchingUp():
+			case cu == nil:
+				cu = newCatchUp(s.catchUpLimit())
+			default:
+				cu.progress()
 			}
 		}
 	}
@@ -216,14 +349,21 @@ func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error)
 // EventDelete (with the marker's revision) for every delete or purge. The
 // channel is closed when ctx ends, or when the connection is closed for good.
 //
+// The snapshot holds every write acknowledged before Watch was called, as
+// List's does; when its consumer runs on a lagging server, Watch waits for
+// it as List does, and when it has not caught up within the JetStream
+// context's default timeout, starts over as described below rather than
+// send a partial snapshot.
+//
 // When the connection drops (a server restart, a network failure) Watch sends
 // EventError; once it is back, it resumes its consumer from the stream
 // sequence after the last one it delivered, so no change is lost and no
 // snapshot is repeated. When it cannot resume exactly (the consumer ended for
-// good, the stream's sequence went backwards, the snapshot was incomplete),
-// it sends EventError, re-creates the consumer, pausing between attempts and
-// sending EventError for each failure, and sends EventReset followed by a
-// fresh snapshot and EventSynced.
+// good, the stream's sequence went backwards, the snapshot was incomplete or
+// its consumer did not catch up), it sends EventError, re-creates the
+// consumer, pausing between attempts and sending EventError for each
+// failure, and sends EventReset followed by a fresh snapshot and
+// EventSynced.
 func (s *Store) Watch(ctx context.Context, prefix string) (<-chan stores.Event, error) {
 	out := make(chan stores.Event, watchBuffer)
 	filter, ok := subjectFilter(prefix)
@@ -264,9 +404,12 @@ type follower struct {
 	w watch
 	// sn gathers the snapshot; nil once EventSynced was sent.
 	sn *snapshot
-	// seen is the highest stream sequence the events so far account for.
-	seen    uint64
-	catchUp *time.Timer
+	// cu paces the checks of a snapshot catching up; nil otherwise.
+	cu *catchUp
+	// seen is the highest stream sequence the events so far account for:
+	// every message under the filter up to seen that the stream still
+	// stores was delivered. A resume starts after it.
+	seen uint64
 }
 
 // send delivers ev unless ctx ends first.
@@ -292,15 +435,17 @@ func (f *follower) run(status <-chan nats.Status) {
 	defer f.stopCatchUp()
 	lost := false // the connection dropped and has not come back yet
 	for {
-		var timeout <-chan time.Time
-		if f.catchUp != nil {
-			timeout = f.catchUp.C
-		}
+		deadline, recheck := f.cu.channels()
 		select {
 		case <-f.ctx.Done():
 			return
-		case <-timeout:
-			if !f.synced() {
+		case <-deadline:
+			// Start over rather than sync a partial snapshot.
+			if !f.sendError("%w", f.sn.behind(f.cu.limit)) || !f.restart() {
+				return
+			}
+		case <-recheck:
+			if !f.check() {
 				return
 			}
 		case st := <-status:
@@ -341,11 +486,14 @@ func (f *follower) run(status <-chan nats.Status) {
 func (f *follower) handle(e jetstream.KeyValueEntry) bool {
 	if f.sn != nil {
 		f.sn.add(e)
-		if f.sn.complete() {
+		switch {
+		case f.sn.complete():
 			return f.synced()
-		}
-		if f.sn.marked && f.catchUp == nil {
-			f.catchUp = time.NewTimer(catchUpTimeout)
+		case !f.sn.catchingUp():
+		case f.cu == nil:
+			f.cu = newCatchUp(f.s.catchUpLimit())
+		default:
+			f.cu.progress()
 		}
 		return true
 	}
@@ -363,6 +511,22 @@ func (f *follower) handle(e jetstream.KeyValueEntry) bool {
 	}
 }
 
+// check asks the stream leader whether the snapshot catching up is
+// complete, and syncs it if it is. A failed check is reported and tried
+// again later: a lost connection is handled by run, and the catch-up's
+// deadline still bounds the wait.
+func (f *follower) check() bool {
+	if err := f.sn.check(f.ctx, f.s, f.filter); err != nil {
+		if !f.sendError("%w", err) {
+			return false
+		}
+	} else if f.sn.complete() {
+		return f.synced()
+	}
+	f.cu.checked()
+	return true
+}
+
 // synced sends the gathered snapshot and EventSynced.
 func (f *follower) synced() bool {
 	f.stopCatchUp()
@@ -371,16 +535,18 @@ func (f *follower) synced() bool {
 			return false
 		}
 	}
-	f.seen = max(f.sn.seen, f.sn.barrier)
+	// What the consumer delivered, not the barrier: when the snapshot is
+	// complete short of the barrier, the stream holds nothing after
+	// f.sn.seen, so a resume after it is exact, and when it reached the
+	// barrier, f.sn.seen is at least the barrier.
+	f.seen = f.sn.seen
 	f.sn = nil
 	return f.send(stores.Event{Kind: stores.EventSynced})
 }
 
 func (f *follower) stopCatchUp() {
-	if f.catchUp != nil {
-		f.catchUp.Stop()
-		f.catchUp = nil
-	}
+	f.cu.stop()
+	f.cu = nil
 }
 
 // resume replaces the watcher, after the connection came back, by one

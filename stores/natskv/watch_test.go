@@ -74,6 +74,15 @@ func (f *follower) keys() []string {
 	return slices.Sorted(maps.Keys(f.state))
 }
 
+// entries returns the follower's state sorted by key, as List returns it.
+func (f *follower) entries() []stores.Entry {
+	out := make([]stores.Entry, 0, len(f.state))
+	for _, k := range f.keys() {
+		out = append(out, f.state[k])
+	}
+	return out
+}
+
 // until consumes events until the follower is synced and holds exactly
 // want, failing the test after timeout.
 func (f *follower) until(want []stores.Entry, timeout time.Duration) {

@@ -815,3 +815,87 @@ func TestAbsentResultKeepsNewerRow(t *testing.T) {
 		t.Errorf("after the action's result: row present %v, want the newer row at revision %d kept", ok, rev)
 	}
 }
+
+// TestScreens walks the console's views and layers with the keys of
+// docs/design.md §8: esc (and q, outside text) closes what is on top and
+// shows what was beneath it.
+func TestScreens(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string
+		want screen
+	}{
+		{"the table", nil, screenTable},
+		{"help over the table", []string{"?"}, screenTableHelp},
+		{"esc closes the help", []string{"?", "esc"}, screenTable},
+		{"? closes the help", []string{"?", "?"}, screenTable},
+		{"the details", []string{"enter"}, screenDetail},
+		{"q closes the details", []string{"enter", "q"}, screenTable},
+		{"help over the details", []string{"enter", "?"}, screenDetailHelp},
+		{"q closes the help over the details", []string{"enter", "?", "q"}, screenDetail},
+		{"a dialog over the details", []string{"enter", "T"}, screenDetailDialog},
+		{"esc closes it over the details", []string{"enter", "T", "esc"}, screenDetail},
+		{"q is text in a dialog", []string{"enter", "T", "tab", "q"}, screenDetailDialog},
+		{"a dialog over the table", []string{"T"}, screenTableDialog},
+		{"esc closes it over the table", []string{"T", "esc"}, screenTable},
+		{"the filter", []string{"/"}, screenFilter},
+		{"? and q are text in the filter", []string{"/", "?", "q"}, screenFilter},
+		{"enter keeps the filter", []string{"/", "o", "enter"}, screenTable},
+		{"esc clears the filter", []string{"/", "o", "esc"}, screenTable},
+		{"ctrl+c from a dialog", []string{"enter", "T", "ctrl+c"}, screenQuitting},
+		{"q from the table", []string{"q"}, screenQuitting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := actionConsole(t, &auditLog{})
+			h.selectKey("prod", "exports/orders")
+			h.press(tt.keys...)
+			if h.m.screen != tt.want {
+				t.Errorf("after %v: screen %d, want %d", tt.keys, h.m.screen, tt.want)
+			}
+			if quit := tt.want == screenQuitting; h.quit != quit {
+				t.Errorf("after %v: quit %v, want %v", tt.keys, h.quit, quit)
+			}
+		})
+	}
+}
+
+// TestNothingToRelease presses X on a tombstone: the lease core's rule says
+// there is nothing to release, so the key is disabled and the dialog does
+// not open.
+func TestNothingToRelease(t *testing.T) {
+	audit := &auditLog{}
+	h, _ := actionConsole(t, audit)
+	h.selectKey("prod", "exports/released")
+	if h.m.keys.Release.Enabled() {
+		t.Error("X is enabled on a tombstone")
+	}
+	h.press("X")
+	if h.m.screen.dialog() {
+		t.Error("X opened a dialog on a tombstone")
+	}
+	if got := h.statusText(); !strings.HasPrefix(got, "refused: ") || !strings.Contains(got, "nothing to release") {
+		t.Errorf("status = %q, want refused: … nothing to release", got)
+	}
+	if got := audit.outcomes(); len(got) != 0 {
+		t.Errorf("audit = %v, want nothing", got)
+	}
+}
+
+// TestHistoryNotKept opens the details on a store that keeps no history:
+// they say so and name the store, and the store is not asked again.
+func TestHistoryNotKept(t *testing.T) {
+	h, _ := actionConsole(t, &auditLog{})
+	h.selectKey("prod", "exports/orders")
+	h.press("enter")
+	if l := h.line("history"); !strings.Contains(l, "not kept by prod (memory)") {
+		t.Errorf("history line = %q, want it not kept by prod (memory)", l)
+	}
+	if !h.m.byName["prod"].noHistory {
+		t.Error("the store that keeps no history will be asked again")
+	}
+	h.press("esc", "enter")
+	if h.m.detail.histLoading {
+		t.Error("the details wait for a history the store does not keep")
+	}
+}

@@ -16,9 +16,11 @@ import (
 //
 // A Backend covers one store, scoped to the key prefix it was made with;
 // the keys it returns are full keys. It is called from tea.Cmds, so it must
-// be safe for concurrent use. Every call ends when ctx does, and every call
-// bounds its own store calls, so that a store that hangs fails the call
-// instead of hanging it.
+// be safe for concurrent use. Every call ends when ctx does. The console
+// bounds List and History with a time-out of its own; Do must bound each of
+// its store calls itself (an action makes several, and one whose answer was
+// lost is read back), so that a store that hangs fails the action instead
+// of hanging it.
 type Backend interface {
 	// List returns every key in scope with its value and revision, sorted
 	// by key, as stores.Store.List does.

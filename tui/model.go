@@ -55,7 +55,6 @@ type Model struct {
 	sess   *session
 	clock  func() time.Time
 	now    time.Time
-	loc    *time.Location
 	th     lease.Thresholds
 	tick   time.Duration
 	after  func(time.Duration, tea.Msg) tea.Cmd
@@ -105,7 +104,6 @@ func New(opts Options) Model {
 		sess:   newSession(),
 		clock:  clock,
 		now:    clock(),
-		loc:    time.Local,
 		th:     th,
 		tick:   time.Second,
 		after:  after,
@@ -119,7 +117,7 @@ func New(opts Options) Model {
 		help:   newHelpView(styles),
 		status: statusLine{styles: styles},
 	}
-	m.detail = newDetail(styles, keys, th, m.loc)
+	m.detail = newDetail(styles, keys, th, time.Local)
 	m.filter = textinput.New()
 	m.filter.Prompt = "/ "
 	m.filter.Placeholder = "key, holder, state or store"
@@ -153,10 +151,7 @@ func (m Model) Init() tea.Cmd {
 }
 
 // setLocation sets the zone the detail view shows local times in.
-func (m *Model) setLocation(loc *time.Location) {
-	m.loc = loc
-	m.detail.loc = loc
-}
+func (m *Model) setLocation(loc *time.Location) { m.detail.loc = loc }
 
 // Close ends every watch and closes every store the console opened. Call it
 // once the program has returned.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/config"
 	"github.com/leasectl/leasectl/demo"
+	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/memory"
 	"github.com/leasectl/leasectl/tui"
@@ -28,7 +30,9 @@ type consoleSetup struct {
 
 // setupConsole builds the console's options from the config: one source per
 // configured store (all of them, or those named by --store), read-only as
-// the config and --read-only say. Without any config it sets up the demo.
+// the config and --read-only say, each a local backend whose operator writes
+// within the store's prefix, bounds each store call by --timeout and audits
+// to the configured log. Without any config it sets up the demo.
 func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, error) {
 	_, err := config.Path(g.config)
 	switch {
@@ -52,33 +56,32 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 	if err != nil {
 		return nil, &exitError{ExitUsage, err}
 	}
+	ops := operatorOptions(env, log, lease.WithCallTimeout(g.timeout))
 	sources := make([]tui.Source, len(sel))
 	for i, s := range sel {
 		readOnly := c.ReadOnly || s.ReadOnly
+		opts := append(slices.Clip(ops), lease.WithScope(s.Prefix))
 		sources[i] = tui.Source{
 			Name:     s.Name,
 			Kind:     s.Kind,
-			Prefix:   s.Prefix,
 			ReadOnly: readOnly,
-			Connect: func(ctx context.Context) (stores.Store, func() error, error) {
+			Connect: func(ctx context.Context) (tui.Backend, func() error, error) {
 				st, closer, err := config.Open(ctx, s)
 				if err != nil {
 					return nil, nil, err
 				}
-				if readOnly {
-					st = stores.ReadOnly(st)
+				b, err := localBackend(st, s.Name, s.Prefix, c.Operator, readOnly, opts...)
+				if err != nil {
+					return nil, nil, errors.Join(err, closer())
 				}
-				return st, closer, nil
+				return b, closer, nil
 			},
 		}
 	}
-	host, _ := os.Hostname()
 	return &consoleSetup{
 		opts: tui.Options{
 			Sources:  sources,
 			Operator: c.Operator,
-			Auditor:  log,
-			Host:     host,
 			ReadOnly: c.ReadOnly,
 			Now:      env.Now,
 		},
@@ -86,8 +89,35 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 	}, nil
 }
 
-// setupDemo starts the built-in demo (SPEC §7): a memory store with a
-// simulated fleet on the real lease core, clearly labelled.
+// operatorOptions are the options of every operator the console builds: the
+// console's clock, this host and the audit log, and extra.
+func operatorOptions(env Env, log lease.Auditor, extra ...lease.OperatorOption) []lease.OperatorOption {
+	opts := []lease.OperatorOption{lease.WithAuditor(log)}
+	if env.Now != nil {
+		opts = append(opts, lease.WithOperatorClock(env.Now))
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		opts = append(opts, lease.WithHost(host))
+	}
+	return append(opts, extra...)
+}
+
+// localBackend returns the console's backend on st, a store configured as
+// name with prefix, acting as operator: st is wrapped read-only first when
+// readOnly, so that the store itself refuses writes, not only the console.
+func localBackend(st stores.Store, name, prefix, operator string, readOnly bool, opts ...lease.OperatorOption) (*tui.Local, error) {
+	if readOnly {
+		st = stores.ReadOnly(st)
+	}
+	op, err := lease.NewOperator(st, name, operator, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return tui.NewLocal(st, prefix, op), nil
+}
+
+// setupDemo starts the built-in demo (docs/design.md §7): a memory store with
+// a simulated fleet on the real lease core, clearly labelled.
 //
 // The demo's operator actions are real writes to that throwaway store and
 // are audited for real, fail-closed like any other, but to a file of their
@@ -112,23 +142,28 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 		store.Close()
 		return nil, err
 	}
-	host, _ := os.Hostname()
+	operator := config.DefaultOperator()
+	b, err := localBackend(store, demo.StoreName, "", operator, g.readOnly, operatorOptions(env, log)...)
+	if err != nil {
+		cancel()
+		fleet.Wait()
+		store.Close()
+		return nil, err
+	}
 	return &consoleSetup{
 		opts: tui.Options{
 			Sources: []tui.Source{{
 				Name:     demo.StoreName,
 				Kind:     config.KindMemory,
 				ReadOnly: g.readOnly,
-				Connect: func(context.Context) (stores.Store, func() error, error) {
+				Connect: func(context.Context) (tui.Backend, func() error, error) {
 					// The store outlives the console: stop closes it once
 					// the fleet has stopped writing.
-					return store, nil, nil
+					return b, nil, nil
 				},
 			}},
 			Demo:     true,
-			Operator: config.DefaultOperator(),
-			Auditor:  log,
-			Host:     host,
+			Operator: operator,
 			ReadOnly: g.readOnly,
 			Now:      env.Now,
 		},

@@ -19,7 +19,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores/etcd"
 	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 	"github.com/leasectl/leasectl/tui"
@@ -213,15 +213,20 @@ func startLatConsole(b *testing.B, endpoints []string) *latConsole {
 	c := &latConsole{out: newRenderScan(), exited: make(chan struct{})}
 	c.model = tui.New(tui.Options{
 		Sources: []tui.Source{{
-			Name:   latStore,
-			Kind:   "etcd",
-			Prefix: latPrefix,
-			Connect: func(ctx context.Context) (stores.Store, func() error, error) {
+			Name: latStore,
+			Kind: "etcd",
+			Connect: func(ctx context.Context) (tui.Backend, func() error, error) {
 				st, err := etcd.Dial(ctx, etcd.Config{Endpoints: endpoints})
 				if err != nil {
 					return nil, nil, err
 				}
-				return st, st.Close, nil
+				// Nothing is written: an operator without an audit trail
+				// (which would refuse every write) is enough.
+				op, err := lease.NewOperator(st, latStore, latOperator, lease.WithScope(latPrefix))
+				if err != nil {
+					return nil, nil, errors.Join(err, st.Close())
+				}
+				return tui.NewLocal(st, latPrefix, op), st.Close, nil
 			},
 		}},
 		Operator: latOperator,

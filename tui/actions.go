@@ -8,7 +8,27 @@ import (
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/timetext"
 )
+
+// actionWords are the words the console shows for an operator action.
+type actionWords struct {
+	title  string // the dialog's title
+	danger bool   // the title is shown as a warning
+	verb   string // what enter does, in the help line
+	done   string // what was done, in the outcome
+}
+
+// wordsFor returns the words of action.
+func wordsFor(action lease.Action) actionWords {
+	switch action {
+	case lease.ActionTakeover:
+		return actionWords{title: "FORCE TAKEOVER", danger: true, verb: "take over", done: "took over"}
+	case lease.ActionRelease:
+		return actionWords{title: "RELEASE", danger: true, verb: "release", done: "released"}
+	}
+	return actionWords{title: "ACQUIRE", verb: "acquire", done: "acquired"}
+}
 
 // target is the lease an action key acts on: the one in the detail view, or
 // the selected row. It carries what the operator sees, revision included.
@@ -19,7 +39,7 @@ type target struct {
 }
 
 func (m Model) target() (target, bool) {
-	if m.showDetail {
+	if m.screen.detail() {
 		return target{m.detail.store, m.detail.entry, m.detail.found}, true
 	}
 	r, ok := m.table.Selected()
@@ -43,30 +63,29 @@ func (m Model) blocked(action lease.Action) string {
 		return "leasectl runs read-only (--read-only or read_only in the config)"
 	case s.src.ReadOnly:
 		return fmt.Sprintf("store %s is read-only (read_only in the config)", s.src.Name)
-	case s.op == nil:
+	case s.backend == nil:
 		return fmt.Sprintf("store %s is not connected", s.src.Name)
-	case action == lease.ActionRelease && !t.found:
-		return "nothing to release: the key is absent"
+	}
+	if action == lease.ActionRelease {
+		if err := lease.CheckReleasable(lease.Observe(t.store, t.entry, t.found, m.now, m.th)); err != nil {
+			return err.Error()
+		}
 	}
 	return ""
 }
 
 // openDetail opens the detail view of the selected row and fetches its
-// history when the store keeps one.
+// history.
 func (m *Model) openDetail() tea.Cmd {
 	r, ok := m.table.Selected()
 	if !ok {
 		return nil
 	}
 	s := m.byName[r.store]
-	hasHist := s != nil && s.hist != nil
 	m.detail.SetNow(m.now)
-	m.detail.open(r.store, r.entry, true, hasHist)
-	m.showDetail = true
-	if !hasHist {
-		return nil
-	}
-	return historyCmd(m.sess, s.hist, r.store, r.entry.Key)
+	m.detail.open(r.store, s.src.Kind, r.entry, true, s.noHistory)
+	m.screen = screenDetail
+	return m.historyCmd(r.store, r.entry.Key)
 }
 
 // openAction opens the dialog of action on the target.
@@ -80,34 +99,37 @@ func (m *Model) openAction(action lease.Action) tea.Cmd {
 		return nil
 	}
 	s := m.byName[t.store]
-	m.dialog = newDialog(m.styles, m.keys, m.th, m.loc, m.now, action, t.store, t.entry, t.found, s.op)
+	m.dialog = newDialog(m.styles, m.keys, m.th, m.now, action, t.store, t.entry, t.found, s.backend.Holder())
 	m.dialog.SetSize(m.width, m.height)
-	m.showDialog = true
+	m.screen = m.screen.withDialog()
 	return nil
 }
 
-// onSubmit runs a validated action through the store's lease.Operator.
+// onSubmit runs a validated action through the store's backend.
 func (m *Model) onSubmit(msg dialogSubmitMsg) tea.Cmd {
 	req := msg.req
-	s, ok := m.byName[req.store]
+	s, ok := m.byName[msg.store]
 	switch {
-	case !ok || !m.showDialog:
+	case !ok || !m.screen.dialog():
 		return nil
-	case m.opts.ReadOnly || s.src.ReadOnly || s.op == nil:
-		m.showDialog = false
-		m.status.Set(statusWarn, "refused: "+m.blocked(req.action)+"; nothing was written")
+	case m.opts.ReadOnly || s.src.ReadOnly || s.backend == nil:
+		m.screen = m.screen.base()
+		m.status.Set(statusWarn, "refused: "+m.blocked(req.Action)+"; nothing was written")
 		return nil
 	}
-	m.status.Set(statusInfo, fmt.Sprintf("%s %s/%s at revision %d…", req.action, req.store, req.key, req.rev))
-	return actionCmd(m.sess, s.op, req)
+	m.status.Set(statusInfo, fmt.Sprintf("%s %s/%s at revision %d…", req.Action, msg.store, req.Key, req.Seen))
+	return actionCmd(m.sess, s.backend, action{store: msg.store, req: req, since: m.rows.seq})
 }
 
 // onActionDone reports an action's outcome in the status line and shows
 // the state it left (or found) in the row.
 func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
-	m.showDialog = false
-	req, out, err := msg.req, msg.out, msg.err
-	where := req.store + "/" + req.key
+	if m.screen.dialog() {
+		m.screen = m.screen.base()
+	}
+	act, res, err := msg.act, msg.res, msg.err
+	req := act.req
+	where := act.store + "/" + req.Key
 	now := lease.UnixSeconds(m.now)
 
 	// An audit failure after the store action ran is reported on top of the
@@ -121,57 +143,59 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	var cmd tea.Cmd
 	switch {
 	case audit && !ae.Ran:
-		m.status.Set(statusError, fmt.Sprintf("refused: audit log not writable; nothing was written (%s %s: %v)", req.action, where, ae.Err))
+		m.status.Set(statusError, fmt.Sprintf("refused: audit log not writable; nothing was written (%s %s: %v)", req.Action, where, ae.Err))
 	case changed:
-		cmd = m.applyObservation(ce.Current)
+		cmd = m.applyObservation(act, ce.Current)
 		m.status.Set(statusWarn, fmt.Sprintf("changed since you looked: %s is now %s (revision %d, you saw %d); nothing was written%s",
 			where, describe(ce.Current.Status), ce.Current.Revision(), ce.Seen, auditNote))
 	case errors.Is(err, lease.ErrHeld):
-		if out.Before.Found {
-			cmd = m.applyObservation(out.Before)
+		if res.Before.Found {
+			cmd = m.applyObservation(act, res.Before)
 		}
 		text := fmt.Sprintf("lost: %s is held", where)
-		if st := out.Before.Status; st.State == lease.Held {
-			text = fmt.Sprintf("lost: %s is %s, %s", where, describe(st), countdown(now, st.Record.ExpiresAtUnix))
+		if st := res.Before.Status; st.State == lease.Held {
+			text = fmt.Sprintf("lost: %s is %s, %s", where, describe(st), timetext.Countdown(now, st.Record.ExpiresAtUnix))
 		}
 		m.status.Set(statusWarn, text+"; nothing was written"+auditNote)
 	case errors.Is(err, stores.ErrReadOnly):
-		m.status.Set(statusWarn, fmt.Sprintf("refused: store %s is read-only; nothing was written", req.store))
-	case err != nil && out.Revision == 0:
-		m.status.Set(statusError, fmt.Sprintf("%s %s failed: %v", req.action, where, err))
+		m.status.Set(statusWarn, fmt.Sprintf("refused: store %s is read-only; nothing was written", act.store))
+	case res.Outcome == lease.OutcomeUnknown:
+		cmd = m.applyObservation(act, res.After)
+		m.status.Set(statusError, fmt.Sprintf("%s %s: not known whether it was written: %v", req.Action, where, err))
+	case err != nil && !res.Outcome.Wrote():
+		cmd = m.applyObservation(act, res.After)
+		m.status.Set(statusError, fmt.Sprintf("%s %s failed: %v", req.Action, where, err))
 	case err != nil:
-		cmd = m.applyObservation(out.After)
-		m.status.Set(statusError, fmt.Sprintf("%s %s: written at revision %d, but: %v", req.action, where, out.Revision, err))
+		cmd = m.applyObservation(act, res.After)
+		m.status.Set(statusError, fmt.Sprintf("%s %s: written at revision %d, but: %v", req.Action, where, res.Revision, err))
+	case req.Action == lease.ActionRelease:
+		cmd = m.applyObservation(act, res.After)
+		m.status.Set(statusOK, fmt.Sprintf("released %s: tombstone at revision %d; the fleet's next trigger wins", where, res.Revision))
 	default:
-		cmd = m.applyObservation(out.After)
-		switch req.action {
-		case lease.ActionRelease:
-			m.status.Set(statusOK, fmt.Sprintf("released %s: tombstone at revision %d; the fleet's next trigger wins", where, out.Revision))
-		default:
-			verb := "acquired"
-			if req.action == lease.ActionTakeover {
-				verb = "took over"
-			}
-			r := out.After.Status.Record
-			m.status.Set(statusOK, fmt.Sprintf("won: %s %s at revision %d, held by %s until %s UTC (%s)",
-				verb, where, out.Revision, r.HolderID, unixTime(r.ExpiresAtUnix).UTC().Format("15:04:05"), countdown(now, r.ExpiresAtUnix)))
-		}
+		cmd = m.applyObservation(act, res.After)
+		r := res.After.Status.Record
+		m.status.Set(statusOK, fmt.Sprintf("won: %s %s at revision %d, held by %s until %s (%s)",
+			wordsFor(req.Action).done, where, res.Revision, r.HolderID, timetext.Clock(r.ExpiresAtUnix), timetext.Countdown(now, r.ExpiresAtUnix)))
 	}
 	return cmd
 }
 
 // applyObservation shows what an action saw or wrote in the rows, marked as
-// changed.
-func (m *Model) applyObservation(o lease.Observation) tea.Cmd {
-	if o.Store == "" || o.Key == "" {
+// changed. Like every path that changes rows, it never replaces a newer row:
+// a found entry goes through the revision check of rowSet.put, and an
+// absence removes only a row that is no newer than what the operator saw and
+// has not changed since the action was dispatched — a watch event or a
+// listing may have brought a newer row in the meantime.
+func (m *Model) applyObservation(act action, o lease.Observation) tea.Cmd {
+	if o.Key == "" {
 		return nil
 	}
 	if o.Found {
-		m.rows.put(o.Store, o.Entry, m.now, true)
+		m.rows.put(act.store, o.Entry, m.now, true)
 	} else {
-		m.rows.del(o.Store, o.Key, 0)
+		m.rows.delStale(act.store, o.Key, act.since, act.req.Seen)
 	}
-	if s, ok := m.byName[o.Store]; ok {
+	if s, ok := m.byName[act.store]; ok {
 		s.lastUpdate = m.now
 	}
 	return m.rowsChanged()

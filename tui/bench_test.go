@@ -18,7 +18,7 @@ func benchConsole(b *testing.B, n int) Model {
 	b.Helper()
 	st := memory.New()
 	b.Cleanup(func() { st.Close() })
-	m := New(Options{Sources: []Source{source("prod", listOnly{st})}, Now: func() time.Time { return t0 }})
+	m := New(Options{Sources: []Source{newRig(b, nil).source("prod", listOnly{st})}, Now: func() time.Time { return t0 }})
 	m.tick = 0
 	entries := make([]stores.Entry, n)
 	for i := range entries {

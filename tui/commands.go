@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -12,9 +11,10 @@ import (
 	"github.com/leasectl/leasectl/stores"
 )
 
-// callTimeout bounds each store call the console makes (connect, list,
-// action, history), like the CLI's default --timeout, so a hung store shows
-// an error instead of a spinner forever.
+// callTimeout bounds each call the console makes to a backend to connect,
+// list or read a history, like the command line's default --timeout, so that
+// a hung store shows an error instead of a spinner forever. Actions are
+// bounded by the backend itself (see Backend), call by call.
 const callTimeout = 15 * time.Second
 
 // eventBatch is the most watch events applied in one Update: the table index
@@ -27,15 +27,13 @@ type (
 	// tickMsg re-renders the countdowns once a second.
 	tickMsg struct{}
 
-	// connectedMsg reports that a store was dialled.
+	// connectedMsg reports that a store was reached.
 	connectedMsg struct {
-		store string
-		gen   int
-		st    stores.Store
-		op    *lease.Operator
-		hist  historian
+		store   string
+		gen     int
+		backend Backend
 	}
-	// connectFailedMsg reports that dialling a store failed.
+	// connectFailedMsg reports that reaching a store failed.
 	connectFailedMsg struct {
 		store string
 		gen   int
@@ -46,7 +44,8 @@ type (
 		store string
 		gen   int
 	}
-	// watchStartedMsg carries a new watch channel.
+	// watchStartedMsg carries a new watch channel, or why there is none
+	// (errors.ErrUnsupported: the store cannot be watched).
 	watchStartedMsg struct {
 		store    string
 		watchGen int
@@ -72,68 +71,54 @@ type (
 	}
 	// actionDoneMsg carries the outcome of an operator action.
 	actionDoneMsg struct {
-		req actionRequest
-		out lease.Result
+		act action
+		res lease.Result
 		err error
 	}
-	// historyMsg carries the history of a key.
+	// historyMsg carries the history of a key, oldest first.
 	historyMsg struct {
 		store, key string
 		entries    []stores.Entry
 		err        error
 	}
 	// dialogSubmitMsg is sent by a dialog whose fields are valid.
-	dialogSubmitMsg struct{ req actionRequest }
+	dialogSubmitMsg struct {
+		store string
+		req   lease.Request
+	}
 )
 
-// actionRequest is one operator action, fully specified by what the operator
-// saw and typed.
-type actionRequest struct {
-	action     lease.Action
-	store, key string
-	ttl        time.Duration
-	reason     string
-	// rev is the revision on screen: every write is a CAS against it.
-	rev uint64
+// action is an operator action as the console dispatched it.
+type action struct {
+	store string
+	// req is the request, with the revision on screen as Seen.
+	req lease.Request
+	// since is the row set's sequence when the action was dispatched:
+	// a row changed after it is newer than anything the action can report.
+	since uint64
 }
 
-// operatorConfig is what every store's lease.Operator is built with.
-type operatorConfig struct {
-	name string
-	opts []lease.OperatorOption
-}
-
-// connectCmd dials src and builds its operator.
-func connectCmd(sess *session, src Source, readOnly bool, oc operatorConfig, gen int) tea.Cmd {
+// connectCmd reaches src.
+func connectCmd(sess *session, src Source, gen int) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(sess.ctx, callTimeout)
 		defer cancel()
-		st, closer, err := src.Connect(ctx)
-		if err == nil && st == nil {
-			err = errors.New("tui: Connect returned no store")
+		b, closer, err := src.Connect(ctx)
+		if err == nil && b == nil {
+			err = errors.New("tui: Connect returned no backend")
 		}
 		if err != nil {
 			return connectFailedMsg{store: src.Name, gen: gen, err: err}
 		}
 		sess.track(closer)
-		// Look for the optional capabilities before the read-only wrapper
-		// hides them.
-		hist, _ := st.(historian)
-		if readOnly {
-			st = stores.ReadOnly(st)
-		}
-		op, err := lease.NewOperator(st, src.Name, oc.name, oc.opts...)
-		if err != nil {
-			return connectFailedMsg{store: src.Name, gen: gen, err: err}
-		}
-		return connectedMsg{store: src.Name, gen: gen, st: st, op: op, hist: hist}
+		return connectedMsg{store: src.Name, gen: gen, backend: b}
 	}
 }
 
 // watchCmd starts watching a store.
-func watchCmd(sess *session, w stores.Watcher, store, prefix string, watchGen int) tea.Cmd {
+func watchCmd(sess *session, b Backend, store string, watchGen int) tea.Cmd {
 	return func() tea.Msg {
-		ch, err := w.Watch(sess.ctx, prefix)
+		ch, err := b.Watch(sess.ctx)
 		return watchStartedMsg{store: store, watchGen: watchGen, events: ch, err: err}
 	}
 }
@@ -166,44 +151,31 @@ func nextEventsCmd(ch <-chan stores.Event, store string, watchGen int) tea.Cmd {
 }
 
 // listCmd lists a store.
-func listCmd(sess *session, st stores.Store, store, prefix string, gen int, since uint64) tea.Cmd {
+func listCmd(sess *session, b Backend, store string, gen int, since uint64) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(sess.ctx, callTimeout)
 		defer cancel()
-		entries, err := st.List(ctx, prefix)
+		entries, err := b.List(ctx)
 		return listedMsg{store: store, gen: gen, since: since, entries: entries, err: err}
 	}
 }
 
-// actionCmd runs an operator action through the lease core.
-func actionCmd(sess *session, op *lease.Operator, req actionRequest) tea.Cmd {
+// actionCmd runs an operator action. Only quitting the console cancels it;
+// the backend bounds its store calls, and a write whose answer was lost is
+// read back before the outcome is reported.
+func actionCmd(sess *session, b Backend, act action) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(sess.ctx, callTimeout)
-		defer cancel()
-		var (
-			out lease.Result
-			err error
-		)
-		switch req.action {
-		case lease.ActionAcquire:
-			out, err = op.Acquire(ctx, req.key, req.ttl)
-		case lease.ActionTakeover:
-			out, err = op.Takeover(ctx, req.key, req.ttl, req.reason, req.rev)
-		case lease.ActionRelease:
-			out, err = op.Release(ctx, req.key, req.reason, req.rev)
-		default:
-			err = fmt.Errorf("tui: unknown action %v", req.action)
-		}
-		return actionDoneMsg{req: req, out: out, err: err}
+		res, err := b.Do(sess.ctx, act.req)
+		return actionDoneMsg{act: act, res: res, err: err}
 	}
 }
 
 // historyCmd reads the history of a key.
-func historyCmd(sess *session, h historian, store, key string) tea.Cmd {
+func historyCmd(sess *session, b Backend, store, key string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(sess.ctx, callTimeout)
 		defer cancel()
-		entries, err := h.History(ctx, key)
+		entries, err := b.History(ctx, key)
 		return historyMsg{store: store, key: key, entries: entries, err: err}
 	}
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,15 +15,13 @@ import (
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/timetext"
 )
-
-// historyAbsent says why a store shows no history.
-const historyAbsent = "not kept by this store (etcd and NATS KV keep it)"
 
 // detail is the view of one lease: decoded fields with absolute and relative
 // times, the raw bytes, the corrupt reason, the revision and, when the store
-// keeps it, the history. Its lines are built when something it shows
-// changes, not per frame; View shows the visible ones.
+// keeps it, the history, newest first. Its lines are built when something it
+// shows changes, not per frame; View shows the visible ones.
 type detail struct {
 	styles *Styles
 	keys   KeyMap
@@ -33,10 +32,13 @@ type detail struct {
 	width, height int
 
 	store string
+	kind  string // the store's driver, which the history comes from
 	entry stores.Entry
 	found bool
 
-	hasHistory  bool
+	// noHistory is set when the store keeps no history; histLoading while
+	// it is being read. history is oldest first, as stores return it.
+	noHistory   bool
 	histLoading bool
 	history     []stores.Entry
 	histErr     error
@@ -49,11 +51,11 @@ func newDetail(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location) det
 	return detail{styles: s, keys: k, th: th, loc: loc}
 }
 
-// open shows a lease; hasHistory says whether its store keeps history (a
-// historyMsg will follow).
-func (d *detail) open(store string, e stores.Entry, found, hasHistory bool) {
-	d.store, d.entry, d.found = store, e, found
-	d.hasHistory, d.histLoading, d.history, d.histErr = hasHistory, hasHistory, nil, nil
+// open shows a lease of store, whose driver is kind; noHistory says that
+// the store is known to keep no history (else a historyMsg follows).
+func (d *detail) open(store, kind string, e stores.Entry, found, noHistory bool) {
+	d.store, d.kind, d.entry, d.found = store, kind, e, found
+	d.noHistory, d.histLoading, d.history, d.histErr = noHistory, !noHistory, nil, nil
 	d.offset = 0
 	d.render()
 }
@@ -64,9 +66,13 @@ func (d *detail) SetEntry(e stores.Entry, found bool) {
 	d.render()
 }
 
-// SetHistory sets the key's history.
+// SetHistory sets the key's history, oldest first, or why there is none:
+// an error matching errors.ErrUnsupported when the store keeps no history.
 func (d *detail) SetHistory(entries []stores.Entry, err error) {
 	d.history, d.histErr, d.histLoading = entries, err, false
+	if errors.Is(err, errors.ErrUnsupported) {
+		d.noHistory, d.histErr = true, nil
+	}
 	d.render()
 }
 
@@ -158,10 +164,10 @@ func (d *detail) render() {
 	case lease.Held, lease.Expired:
 		r := st.Record
 		add("holder", safetext.Truncate(r.HolderID, max(d.width-labelWidth, 8)))
-		add("acquired", fmt.Sprintf("%s · %s · unix %d", absolute(r.AcquiredAtUnix, d.loc), s.Dim.Render(ago(now, r.AcquiredAtUnix)), r.AcquiredAtUnix))
-		add("expires", fmt.Sprintf("%s · %s · unix %d", absolute(r.ExpiresAtUnix, d.loc), s.Dim.Render(countdown(now, r.ExpiresAtUnix)), r.ExpiresAtUnix))
+		add("acquired", fmt.Sprintf("%s · %s · unix %d", timetext.Absolute(r.AcquiredAtUnix, d.loc), s.Dim.Render(timetext.Ago(now, r.AcquiredAtUnix)), r.AcquiredAtUnix))
+		add("expires", fmt.Sprintf("%s · %s · unix %d", timetext.Absolute(r.ExpiresAtUnix, d.loc), s.Dim.Render(timetext.Countdown(now, r.ExpiresAtUnix)), r.ExpiresAtUnix))
 		if r.ExpiresAtUnix >= r.AcquiredAtUnix {
-			add("period", precise(r.ExpiresAtUnix-r.AcquiredAtUnix))
+			add("period", timetext.Precise(r.ExpiresAtUnix-r.AcquiredAtUnix))
 		}
 		switch {
 		case r.Completed():
@@ -172,7 +178,7 @@ func (d *detail) render() {
 			add("completed", s.Dim.Render("no"))
 		}
 		if at := r.CompletedAtUnix; at != nil {
-			add("", fmt.Sprintf("at %s · %s · unix %d", absolute(*at, d.loc), s.Dim.Render(ago(now, *at)), *at))
+			add("", fmt.Sprintf("at %s · %s · unix %d", timetext.Absolute(*at, d.loc), s.Dim.Render(timetext.Ago(now, *at)), *at))
 		}
 		if st.Flags.Has(lease.Skewed) {
 			add("skewed", s.FlagSkewed.Render(fmt.Sprintf("acquired more than %v ahead of this clock, expiring before acquired, or a period over %v", d.th.SkewTolerance, d.th.MaxPeriod)))
@@ -200,28 +206,44 @@ func (d *detail) render() {
 	}
 
 	lines = append(lines, "")
-	switch {
-	case !d.hasHistory:
-		add("history", s.Dim.Render(historyAbsent))
-	case d.histLoading:
-		add("history", s.Dim.Render("loading…"))
-	case d.histErr != nil:
-		add("history", s.StatusError.Render(safetext.Clean(d.histErr.Error())))
-	default:
-		n := fmt.Sprintf("%d entries", len(d.history))
-		if len(d.history) == 1 {
-			n = "1 entry"
-		}
-		add("history", s.Dim.Render(n+" kept by the store"))
-		for _, e := range d.history {
-			hs := lease.Classify(e.Value, d.now, d.th)
-			line := fmt.Sprintf("  rev %-8d %s  %s", e.Revision, pad(describe(hs), 28), compactRaw(e.Value))
-			lines = append(lines, ansi.Truncate(line, d.width, safetext.Ellipsis))
-		}
-	}
+	lines = append(lines, d.historyLines(add)...)
 	for i, l := range lines {
 		lines[i] = ansi.Truncate(l, d.width, safetext.Ellipsis)
 	}
 	d.lines = lines
 	d.clamp()
+}
+
+// historyLines renders the history section: where it comes from, and the
+// values the store keeps, newest first. add appends a labelled line to the
+// view's lines; the entries are returned.
+func (d *detail) historyLines(add func(label, value string)) []string {
+	s := d.styles
+	from := safetext.Clean(d.store) + " (" + safetext.Clean(d.kind) + ")"
+	switch {
+	case d.noHistory:
+		add("history", s.Dim.Render("not kept by "+from+"; etcd and NATS KV keep it"))
+		return nil
+	case d.histLoading:
+		add("history", s.Dim.Render("loading from "+from+"…"))
+		return nil
+	case errors.Is(d.histErr, stores.ErrNotFound):
+		add("history", s.Dim.Render("no value of this key kept by "+from))
+		return nil
+	case d.histErr != nil:
+		add("history", s.StatusError.Render(safetext.Clean(d.histErr.Error())))
+		return nil
+	}
+	n := fmt.Sprintf("%d values", len(d.history))
+	if len(d.history) == 1 {
+		n = "1 value"
+	}
+	add("history", s.Dim.Render(n+" kept by "+from+", newest first"))
+	out := make([]string, 0, len(d.history))
+	for i := len(d.history) - 1; i >= 0; i-- {
+		e := d.history[i]
+		hs := lease.Classify(e.Value, d.now, d.th)
+		out = append(out, fmt.Sprintf("  rev %-8d %s  %s", e.Revision, pad(describe(hs), 28), compactRaw(e.Value)))
+	}
+	return out
 }

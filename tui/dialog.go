@@ -14,6 +14,7 @@ import (
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/timetext"
 )
 
 // defaultTTL is the ttl an operator action proposes: long enough to work an
@@ -35,15 +36,15 @@ type field struct {
 }
 
 // dialog is the modal of one operator action: acquire (asks for the ttl),
-// force takeover (ttl, reason, the key's last segment typed to confirm, and
-// the records before and after side by side) or release (reason and the
-// last segment). It validates what was typed and sends a dialogSubmitMsg;
-// it never writes. esc is handled by the root, which closes it.
+// force takeover (ttl, reason, the key's confirmation word typed to confirm,
+// and the records before and after side by side) or release (reason and the
+// confirmation word). It validates what was typed with the lease core's
+// rules and sends a dialogSubmitMsg carrying the revision on screen; it
+// never writes. esc is handled by the root, which closes it.
 type dialog struct {
 	styles *Styles
 	keys   KeyMap
 	th     lease.Thresholds
-	loc    *time.Location
 	now    time.Time
 
 	width int
@@ -52,7 +53,8 @@ type dialog struct {
 	store  string
 	entry  stores.Entry
 	found  bool
-	op     *lease.Operator // for the takeover's preview only
+	// holder is who the action writes as, for the texts and the preview.
+	holder string
 
 	fields []field
 	focus  int
@@ -67,8 +69,8 @@ type dialog struct {
 	freshOK bool
 }
 
-func newDialog(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location, now time.Time, action lease.Action, store string, e stores.Entry, found bool, op *lease.Operator) dialog {
-	d := dialog{styles: s, keys: k, th: th, loc: loc, now: now, action: action, store: store, entry: e, found: found, op: op}
+func newDialog(s *Styles, k KeyMap, th lease.Thresholds, now time.Time, action lease.Action, store string, e stores.Entry, found bool, holder string) dialog {
+	d := dialog{styles: s, keys: k, th: th, now: now, action: action, store: store, entry: e, found: found, holder: holder}
 	var names []string
 	switch action {
 	case lease.ActionAcquire:
@@ -90,7 +92,7 @@ func newDialog(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location, now
 		case fieldReason:
 			in.Placeholder = "why (goes to the audit log)"
 		case fieldConfirm:
-			in.Placeholder = "type " + strconvQuote(lastSegment(e.Key)) + " to confirm"
+			in.Placeholder = "type " + quote(lease.ConfirmWord(e.Key)) + " to confirm"
 		}
 		d.fields = append(d.fields, field{name: n, input: in})
 	}
@@ -153,25 +155,27 @@ func (d dialog) index(name string) int {
 	return 0
 }
 
-// preview computes the takeover's new record for the ttl typed so far.
+// preview computes the takeover's new record for the ttl typed so far, as
+// the lease core will build it.
 func (d *dialog) preview() {
 	d.freshOK = false
-	if d.action != lease.ActionTakeover || d.op == nil {
+	if d.action != lease.ActionTakeover {
 		return
 	}
 	if ttl, err := parseTTL(d.value(fieldTTL)); err == nil {
-		d.fresh, d.freshOK = d.op.FreshRecord(ttl), true
+		d.fresh, d.freshOK = lease.NewRecord(d.holder, d.now, ttl), true
 	}
 }
 
-// parseTTL parses an operator's ttl: a Go duration of at least 1s.
+// parseTTL parses an operator's ttl: a Go duration within the lease core's
+// bounds (lease.CheckTTL).
 func parseTTL(s string) (time.Duration, error) {
 	ttl, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, fmt.Errorf("ttl %q: want a duration such as 15m or 1h30m", s)
 	}
-	if ttl < lease.MinTTL {
-		return 0, fmt.Errorf("ttl %v: want at least %v", ttl, lease.MinTTL)
+	if err := lease.CheckTTL(ttl); err != nil {
+		return 0, err
 	}
 	return ttl, nil
 }
@@ -179,9 +183,14 @@ func parseTTL(s string) (time.Duration, error) {
 // errConfirm is the wrong-confirmation error.
 var errConfirm = errors.New("confirmation does not match")
 
-// request validates the fields; on failure it names the field to fix.
-func (d dialog) request() (actionRequest, string, error) {
-	req := actionRequest{action: d.action, store: d.store, key: d.entry.Key, rev: d.entry.Revision}
+// request validates the fields with the lease core's rules and returns the
+// request, a compare-and-swap against the revision on screen (0 when the
+// key was absent); on failure it names the field to fix.
+func (d dialog) request() (lease.Request, string, error) {
+	req := lease.Request{Action: d.action, Key: d.entry.Key, Seen: d.entry.Revision}
+	if !d.found {
+		req.Seen = 0
+	}
 	for _, f := range d.fields {
 		v := strings.TrimSpace(f.input.Value())
 		switch f.name {
@@ -190,16 +199,15 @@ func (d dialog) request() (actionRequest, string, error) {
 			if err != nil {
 				return req, f.name, err
 			}
-			req.ttl = ttl
+			req.TTL = ttl
 		case fieldReason:
-			if v == "" {
-				return req, f.name, errors.New("a reason is required: it goes to the audit log")
+			if err := lease.CheckReason(d.action, v); err != nil {
+				return req, f.name, err
 			}
-			req.reason = v
+			req.Reason = v
 		case fieldConfirm:
-			seg := lastSegment(d.entry.Key)
-			if v != seg && v != safetext.Clean(seg) {
-				return req, f.name, fmt.Errorf("%w: type %q (the key's last segment) to confirm", errConfirm, safetext.Clean(seg))
+			if !lease.Confirmed(d.entry.Key, v, safetext.Clean) {
+				return req, f.name, fmt.Errorf("%w: type %s (the key's last segment) to confirm", errConfirm, quote(lease.ConfirmWord(d.entry.Key)))
 			}
 		}
 	}
@@ -227,7 +235,8 @@ func (d dialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 				return d, d.setFocus(d.index(bad))
 			}
 			d.err, d.busy = "", true
-			return d, func() tea.Msg { return dialogSubmitMsg{req: req} }
+			store := d.store
+			return d, func() tea.Msg { return dialogSubmitMsg{store: store, req: req} }
 		}
 	}
 	if len(d.fields) == 0 {
@@ -246,36 +255,15 @@ func (d dialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 	return d, cmd
 }
 
-// verb names the action in help text.
-func (d dialog) verb() string {
-	switch d.action {
-	case lease.ActionTakeover:
-		return "take over"
-	case lease.ActionRelease:
-		return "release"
-	}
-	return "acquire"
-}
-
-// title returns the dialog's title and whether the action is dangerous.
-func (d dialog) title() (string, bool) {
-	switch d.action {
-	case lease.ActionTakeover:
-		return "FORCE TAKEOVER", true
-	case lease.ActionRelease:
-		return "RELEASE", true
-	}
-	return "ACQUIRE", false
-}
-
 // View renders the dialog's box; the root centres it over the screen.
 func (d dialog) View() string {
 	s := d.styles
 	w := d.innerWidth()
 	now := lease.UnixSeconds(d.now)
-	title, danger := d.title()
+	words := wordsFor(d.action)
+	title := words.title
 	ts := s.DialogTitle
-	if danger {
+	if words.danger {
 		ts = s.DialogDanger
 	}
 	var lines []string
@@ -286,16 +274,13 @@ func (d dialog) View() string {
 	if d.found {
 		cur = lease.Classify(d.entry.Value, d.now, d.th)
 	}
-	holder := "operator:?"
-	if d.op != nil {
-		holder = d.op.HolderID()
-	}
+	holder := safetext.Clean(d.holder)
 	switch d.action {
 	case lease.ActionAcquire:
-		add(wrap(fmt.Sprintf("Runs the fleet's own acquire as %s: it wins only if the lease is absent, a tombstone, expired or corrupt — never over a live lease.", safetext.Clean(holder)), w)...)
+		add(wrap(fmt.Sprintf("Acquires the lease as %s, as the fleet would: it wins only if the lease is absent, a tombstone, expired or corrupt — never over a live lease — and only if the key is still %s.", holder, d.seenText()), w)...)
 		add("", s.Label.Render("now  ")+d.summary(cur, now))
 	case lease.ActionTakeover:
-		add(wrap(fmt.Sprintf("Writes a fresh record held by %s over whatever is there, even a live lease, if the key is still at revision %d.", safetext.Clean(holder), d.entry.Revision), w)...)
+		add(wrap(fmt.Sprintf("Writes a fresh record held by %s over whatever is there, even a live lease, if the key is still %s.", holder, d.seenText()), w)...)
 		add("", d.sideBySide(cur, w))
 	case lease.ActionRelease:
 		add(wrap(fmt.Sprintf("Writes an empty value (a tombstone) at revision %d so that the fleet's next trigger wins at once.", d.entry.Revision), w)...)
@@ -323,9 +308,22 @@ func (d dialog) View() string {
 	case d.err != "":
 		add(s.StatusError.Render(safetext.Truncate(d.err, w)))
 	default:
-		add(s.Dim.Render(fmt.Sprintf("CAS against revision %d · audited · esc cancels without writing", d.entry.Revision)))
+		cas := fmt.Sprintf("CAS against revision %d", d.entry.Revision)
+		if !d.found {
+			cas = "create only: the key was absent"
+		}
+		add(s.Dim.Render(cas + " · audited · esc cancels without writing"))
 	}
 	return s.Dialog.Width(w + 4).Render(strings.Join(lines, "\n"))
+}
+
+// seenText says what the key must still be for the action to write: at the
+// revision on screen, or absent.
+func (d dialog) seenText() string {
+	if !d.found {
+		return "absent"
+	}
+	return fmt.Sprintf("at revision %d", d.entry.Revision)
 }
 
 // summary describes a status on one line with its expiry.
@@ -333,7 +331,7 @@ func (d dialog) summary(st lease.Status, now uint64) string {
 	text := d.styles.state(st.State).Render(st.State.String())
 	switch st.State {
 	case lease.Held, lease.Expired:
-		text += " by " + safetext.Truncate(st.Record.HolderID, 40) + ", " + countdown(now, st.Record.ExpiresAtUnix)
+		text += " by " + safetext.Truncate(st.Record.HolderID, 40) + ", " + timetext.Countdown(now, st.Record.ExpiresAtUnix)
 	case lease.Corrupt:
 		text += ": " + safetext.Truncate(st.Reason, 60)
 	}
@@ -354,8 +352,6 @@ func (d dialog) sideBySide(cur lease.Status, w int) string {
 	}
 	var right []string
 	if d.freshOK {
-		// The new record is dated by the operator's clock at the last
-		// keystroke; show it as of that moment, not the console's last tick.
 		right = d.recordLines(lease.Status{State: lease.Held, Record: d.fresh}, d.fresh.Encode(), inner, d.fresh.AcquiredAtUnix)
 	} else {
 		right = []string{d.styles.StatusError.Render("type a valid ttl")}
@@ -383,8 +379,8 @@ func (d dialog) recordLines(st lease.Status, raw []byte, w int, now uint64) []st
 		out[0] += " " + strings.Join(st.Flags.Strings(), " ")
 		out = append(out,
 			"holder   "+safetext.Truncate(r.HolderID, w-9),
-			"acquired "+unixTime(r.AcquiredAtUnix).UTC().Format("15:04:05 MST")+" "+s.Dim.Render(ago(now, r.AcquiredAtUnix)),
-			"expires  "+unixTime(r.ExpiresAtUnix).UTC().Format("15:04:05 MST")+" "+s.Dim.Render(countdown(now, r.ExpiresAtUnix)),
+			"acquired "+timetext.Clock(r.AcquiredAtUnix)+" "+s.Dim.Render(timetext.Ago(now, r.AcquiredAtUnix)),
+			"expires  "+timetext.Clock(r.ExpiresAtUnix)+" "+s.Dim.Render(timetext.Countdown(now, r.ExpiresAtUnix)),
 		)
 		if r.Completed() {
 			out = append(out, "cursor   "+safetext.Truncate(r.CompletedCursorHex, w-9))
@@ -401,25 +397,4 @@ func (d dialog) recordLines(st lease.Status, raw []byte, w int, now uint64) []st
 		out = out[:1]
 	}
 	return out
-}
-
-// wrap breaks text into lines of at most w cells at spaces.
-func wrap(text string, w int) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		switch {
-		case line == "":
-			line = word
-		case len([]rune(line))+1+len([]rune(word)) > w:
-			lines = append(lines, line)
-			line = word
-		default:
-			line += " " + word
-		}
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
 }

@@ -46,13 +46,14 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // listOnly hides a store's optional capabilities (Watch): the console then
-// lists it, and every step of a test is synchronous.
+// lists it, and every step of a test is synchronous. It is no
+// stores.Wrapper, so nothing finds them through it.
 type listOnly struct{ stores.Store }
 
 // listOnlyHistory hides Watch but keeps History.
 type listOnlyHistory struct {
 	stores.Store
-	historian
+	stores.Historian
 }
 
 // auditLog records the audit trail in memory.
@@ -115,7 +116,8 @@ func (h *historyStore) Update(ctx context.Context, key string, value []byte, rev
 	return rev, err
 }
 
-// History returns the values key held, newest first.
+// History returns the values key held, oldest first, as
+// stores.Historian says.
 func (h *historyStore) History(_ context.Context, key string) ([]stores.Entry, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -123,15 +125,53 @@ func (h *historyStore) History(_ context.Context, key string) ([]stores.Entry, e
 	if len(past) == 0 {
 		return nil, stores.ErrNotFound
 	}
-	slices.Reverse(past)
 	return past, nil
 }
 
-// source returns a Source serving st.
-func source(name string, st stores.Store) Source {
-	return Source{Name: name, Kind: "memory", Connect: func(context.Context) (stores.Store, func() error, error) {
-		return st, nil, nil
+// rig is what a test console's stores share with its harness: the wall
+// clock the test moves, and the audit trail their operators write.
+type rig struct {
+	t     testing.TB
+	clock *clock
+	audit lease.Auditor
+}
+
+// newRig returns a rig whose clock is pinned at t0 and whose operators
+// audit to audit (nil: none, so that every write is refused).
+func newRig(t testing.TB, audit lease.Auditor) *rig {
+	return &rig{t: t, clock: &clock{now: t0}, audit: audit}
+}
+
+// backend returns a local backend on st, a store called name, as the
+// command line builds one: the test operator, on the rig's clock and
+// audit trail.
+func (r *rig) backend(name string, st stores.Store) *Local {
+	r.t.Helper()
+	opts := []lease.OperatorOption{lease.WithOperatorClock(r.clock.Now), lease.WithHost("testhost")}
+	if r.audit != nil {
+		opts = append(opts, lease.WithAuditor(r.audit))
+	}
+	op, err := lease.NewOperator(st, name, testOperator, opts...)
+	if err != nil {
+		r.t.Fatalf("NewOperator(%s) = %v", name, err)
+	}
+	return NewLocal(st, "", op)
+}
+
+// source returns a Source serving st through a local backend.
+func (r *rig) source(name string, st stores.Store) Source {
+	b := r.backend(name, st)
+	return Source{Name: name, Kind: "memory", Connect: func(context.Context) (Backend, func() error, error) {
+		return b, nil, nil
 	}}
+}
+
+// readOnlySource returns a read-only Source serving st as the command line
+// serves a store configured read_only: wrapped with stores.ReadOnly.
+func (r *rig) readOnlySource(name, kind string, st stores.Store) Source {
+	src := r.source(name, stores.ReadOnly(st))
+	src.Kind, src.ReadOnly = kind, true
+	return src
 }
 
 // harness drives a Model the way the Bubble Tea runtime does: it sends
@@ -155,11 +195,11 @@ type harnessOption func(*harness)
 
 func withAsync() harnessOption { return func(h *harness) { h.async = true } }
 
-// newHarness starts a console on opts with the clock pinned at t0, sized
-// w×h, and runs Init.
-func newHarness(t *testing.T, opts Options, w, hgt int, hopts ...harnessOption) *harness {
+// newHarness starts a console on opts with the rig's clock, sized w×h, and
+// runs Init.
+func newHarness(t *testing.T, r *rig, opts Options, w, hgt int, hopts ...harnessOption) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{now: t0}, msgs: make(chan tea.Msg, 64)}
+	h := &harness{t: t, clock: r.clock, msgs: make(chan tea.Msg, 64)}
 	for _, o := range hopts {
 		o(h)
 	}
@@ -168,9 +208,6 @@ func newHarness(t *testing.T, opts Options, w, hgt int, hopts ...harnessOption) 
 	}
 	if opts.Operator == "" {
 		opts.Operator = testOperator
-	}
-	if opts.Host == "" {
-		opts.Host = "testhost"
 	}
 	m := New(opts)
 	m.setLocation(testZone)

@@ -49,9 +49,3 @@ func newInks(s *Styles) inks {
 	}
 	return k
 }
-
-// SetStyles restyles the table after a change of s.
-func (t *table) SetStyles(s *Styles) {
-	t.styles = s
-	t.inks = newInks(s)
-}

@@ -2,9 +2,9 @@ package tui
 
 import "charm.land/bubbles/v2/key"
 
-// KeyMap holds every key binding of the console (SPEC §8). The root model
-// enables exactly the bindings that apply in the current view and to the
-// selected lease, so the help it renders never offers a key that does
+// KeyMap holds every key binding of the console (docs/design.md §8). The
+// root model enables exactly the bindings that apply in the current view and
+// to the selected lease, so the help it renders never offers a key that does
 // nothing. Components match keys with key.Matches against the KeyMap they
 // are handed; none keeps a global one.
 type KeyMap struct {
@@ -36,7 +36,7 @@ type KeyMap struct {
 	Interrupt key.Binding
 }
 
-// DefaultKeyMap returns the keys of SPEC §8.
+// DefaultKeyMap returns the keys of docs/design.md §8.
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),

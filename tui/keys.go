@@ -14,29 +14,31 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, m.keys.Interrupt) {
 		return m.quit()
 	}
-	switch m.mode() {
-	case modeDialog:
+	switch s := m.screen; {
+	case s.dialog():
 		return m.dialogKey(k)
-	case modeHelp:
+	case s.help():
 		if key.Matches(k, m.keys.Back) {
-			m.showHelp = false
+			m.screen = s.base()
 		}
 		return nil
-	case modeFilter:
+	case s == screenFilter:
 		return m.filterKey(k)
-	case modeDetail:
+	case s == screenDetail:
 		return m.detailKey(k)
+	case s == screenTable:
+		return m.tableKey(k)
 	}
-	return m.tableKey(k)
+	return nil
 }
 
 // onPaste pastes into the focused input, if any.
 func (m *Model) onPaste(p tea.PasteMsg) tea.Cmd {
 	var cmd tea.Cmd
-	switch m.mode() {
-	case modeDialog:
+	switch {
+	case m.screen.dialog():
 		m.dialog, cmd = m.dialog.Update(p)
-	case modeFilter:
+	case m.screen == screenFilter:
 		m.filter, cmd = m.filter.Update(p)
 		m.table.SetFilter(m.filter.Value(), m.rows)
 	}
@@ -44,7 +46,7 @@ func (m *Model) onPaste(p tea.PasteMsg) tea.Cmd {
 }
 
 func (m *Model) quit() tea.Cmd {
-	m.quitting = true
+	m.screen = screenQuitting
 	m.sess.cancel()
 	return tea.Quit
 }
@@ -54,11 +56,11 @@ func (m *Model) tableKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Quit):
 		return m.quit()
 	case key.Matches(k, m.keys.Help):
-		m.showHelp = true
+		m.screen = m.screen.withHelp()
 	case key.Matches(k, m.keys.Back):
 		m.setFilter("")
 	case key.Matches(k, m.keys.Filter):
-		m.filtering = true
+		m.screen = screenFilter
 		m.filter.SetValue(m.table.filter)
 		m.filter.CursorEnd()
 		m.setSize(m.width, m.height)
@@ -91,9 +93,9 @@ func (m *Model) tableKey(k tea.KeyPressMsg) tea.Cmd {
 func (m *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.keys.Back):
-		m.showDetail = false
+		m.screen = screenTable
 	case key.Matches(k, m.keys.Help):
-		m.showHelp = true
+		m.screen = m.screen.withHelp()
 	case key.Matches(k, m.keys.Refresh):
 		return m.refreshAll()
 	default:
@@ -110,11 +112,11 @@ func (m *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
 func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.keys.Back):
-		m.filtering = false
+		m.screen = screenTable
 		m.filter.Blur()
 		m.setFilter("")
 	case key.Matches(k, m.keys.ApplyFilter):
-		m.filtering = false
+		m.screen = screenTable
 		m.filter.Blur()
 		m.setSize(m.width, m.height)
 	default:
@@ -139,9 +141,8 @@ func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 			m.status.Set(statusWarn, "the write is already on its way; its outcome follows")
 			return nil
 		}
-		m.showDialog = false
-		title, _ := m.dialog.title()
-		m.status.Set(statusInfo, fmt.Sprintf("%s cancelled: nothing was written", title))
+		m.screen = m.screen.base()
+		m.status.Set(statusInfo, fmt.Sprintf("%s cancelled: nothing was written", wordsFor(m.dialog.action).title))
 		return nil
 	}
 	var cmd tea.Cmd
@@ -173,24 +174,20 @@ func (m *Model) actionKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 }
 
 // syncKeys enables the bindings that apply now and hands the key map to the
-// components.
+// components; the full help lists the keys of the view beneath it.
 func (m *Model) syncKeys() {
-	md := m.mode()
-	m.keys = m.keysFor(md)
-	under := modeTable
-	if m.showDetail {
-		under = modeDetail
-	}
-	if md == modeDialog || md == modeFilter {
-		under = md
+	m.keys = m.keysFor(m.screen)
+	under := m.screen
+	if under.help() {
+		under = under.base()
 	}
 	m.help.SetKeys(m.keysFor(under))
 	m.table.keys, m.detail.keys, m.dialog.keys = m.keys, m.keys, m.keys
 }
 
-// keysFor returns the key map of a mode: every binding that does nothing
+// keysFor returns the key map of a screen: every binding that does nothing
 // there is disabled, so the help shows only what applies.
-func (m Model) keysFor(md mode) KeyMap {
+func (m Model) keysFor(s screen) KeyMap {
 	k := m.base
 	for _, b := range k.all() {
 		b.SetEnabled(false)
@@ -202,8 +199,8 @@ func (m Model) keysFor(md mode) KeyMap {
 	}
 	on(&k.Interrupt)
 	nav := []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom}
-	switch md {
-	case modeTable:
+	switch {
+	case s == screenTable:
 		on(&k.Filter, &k.Sort, &k.SortReverse, &k.Refresh, &k.Help, &k.Quit)
 		if len(m.table.index) > 0 {
 			on(nav...)
@@ -214,29 +211,30 @@ func (m Model) keysFor(md mode) KeyMap {
 			k.Back.SetHelp("esc", "clear filter")
 		}
 		m.enableActions(&k)
-	case modeFilter:
+	case s == screenFilter:
 		on(&k.ApplyFilter, &k.Back)
 		k.Back.SetHelp("esc", "clear filter")
-	case modeDetail:
+	case s == screenDetail:
 		on(nav...)
 		on(&k.Back, &k.Help, &k.Refresh)
 		k.Up.SetHelp("↑/k", "scroll up")
 		k.Down.SetHelp("↓/j", "scroll down")
-		// q closes the view first (SPEC §8).
+		// q closes the view first (docs/design.md §8).
 		k.Back.SetKeys("esc", "q")
 		k.Back.SetHelp("esc/q", "close")
 		m.enableActions(&k)
-	case modeDialog:
+	case s.dialog():
 		on(&k.Submit, &k.Back)
 		if len(m.dialog.fields) > 1 {
 			on(&k.NextField, &k.PrevField)
 		}
-		k.Submit.SetHelp("enter", "next, then "+m.dialog.verb())
+		verb := wordsFor(m.dialog.action).verb
+		k.Submit.SetHelp("enter", "next, then "+verb)
 		if len(m.dialog.fields) == 1 {
-			k.Submit.SetHelp("enter", m.dialog.verb())
+			k.Submit.SetHelp("enter", verb)
 		}
 		k.Back.SetHelp("esc", "cancel")
-	case modeHelp:
+	case s.help():
 		on(&k.Back)
 		k.Back.SetKeys("esc", "?", "q")
 		k.Back.SetHelp("esc/?/q", "close help")

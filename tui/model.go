@@ -1,17 +1,20 @@
 // Package tui is leasectl's operator console: a Bubble Tea program that
 // shows every lease key of every configured store, live, and runs the
-// operator actions of SPEC §4 (acquire, force takeover, release) through the
-// lease core.
+// operator actions of docs/design.md §4 (acquire, force takeover, release)
+// through the lease core.
+//
+// The console reaches each store through a Backend, the small interface of
+// what it lists, watches, reads and does; Local implements it on a store
+// opened in this process, and a client of a remote gateway can implement it
+// too. The package holds no terminal or signal code and no store driver, so
+// that it builds for the browser; the terminal wiring lives in package cli.
 //
 // Only Model implements tea.Model. The components (table, detail view,
 // dialogs, help, status line, stores pane) each expose Update, View and
 // SetSize and share one Styles and one KeyMap handed down by the model. All
-// I/O runs in tea.Cmds that capture values (a store, an operator, a channel),
-// never the model; Init, Update and View do none. Every string that came
-// from a store is cleaned with package safetext before it is rendered.
-//
-// The package holds no terminal or signal code, so that it builds for the
-// browser too; the terminal wiring lives in package cli.
+// I/O runs in tea.Cmds that capture values (a backend, a channel), never the
+// model; Init, Update and View do none. Every string that came from a store
+// is cleaned with package safetext before it is rendered.
 package tui
 
 import (
@@ -29,14 +32,10 @@ type Options struct {
 	Sources []Source
 	// Demo labels the console as a demo, with a badge in the header.
 	Demo bool
-	// Operator is the operator's name; actions write holder
-	// "operator:<Operator>".
+	// Operator is the operator's name, shown in the header as the holder
+	// its actions write (lease.OperatorHolder). Who an action is audited
+	// as is each Backend's to know.
 	Operator string
-	// Auditor receives the audit trail of every write. Without one, every
-	// write is refused (the lease core fails closed).
-	Auditor lease.Auditor
-	// Host is written to the audit trail; default os.Hostname.
-	Host string
 	// ReadOnly refuses every write action on every store.
 	ReadOnly bool
 	// Now is the wall clock; default time.Now.
@@ -47,34 +46,21 @@ type Options struct {
 }
 
 // defaultOperator names an operator who gave no name, so that the console
-// still opens; actions then write "operator:unknown".
+// still opens.
 const defaultOperator = "unknown"
-
-// mode is what the keyboard currently drives.
-type mode int
-
-const (
-	modeTable mode = iota
-	modeFilter
-	modeDetail
-	modeDialog
-	modeHelp
-)
 
 // Model is the console's root model, the only tea.Model of the package.
 type Model struct {
 	opts   Options
 	sess   *session
-	oc     operatorConfig
 	clock  func() time.Time
 	now    time.Time
-	loc    *time.Location
 	th     lease.Thresholds
 	tick   time.Duration
 	after  func(time.Duration, tea.Msg) tea.Cmd
 	styles *Styles
 	base   KeyMap // the bindings before enabling
-	keys   KeyMap // base, enabled for the current mode
+	keys   KeyMap // base, enabled for the current screen
 
 	width, height int
 
@@ -90,11 +76,8 @@ type Model struct {
 	status statusLine
 	filter textinput.Model
 
-	showDetail bool
-	showDialog bool
-	showHelp   bool
-	filtering  bool
-	quitting   bool
+	// screen is what is shown and what the keyboard drives.
+	screen screen
 }
 
 // Defaults before the terminal reports its size.
@@ -114,26 +97,13 @@ func New(opts Options) Model {
 	if th == (lease.Thresholds{}) {
 		th = lease.DefaultThresholds()
 	}
-	name := opts.Operator
-	if name == "" {
-		name = defaultOperator
-	}
-	oc := operatorConfig{name: name, opts: []lease.OperatorOption{lease.WithOperatorClock(clock), lease.WithThresholds(th)}}
-	if opts.Auditor != nil {
-		oc.opts = append(oc.opts, lease.WithAuditor(opts.Auditor))
-	}
-	if opts.Host != "" {
-		oc.opts = append(oc.opts, lease.WithHost(opts.Host))
-	}
 	styles := new(NewStyles(true))
 	keys := DefaultKeyMap()
 	m := Model{
 		opts:   opts,
 		sess:   newSession(),
-		oc:     oc,
 		clock:  clock,
 		now:    clock(),
-		loc:    time.Local,
 		th:     th,
 		tick:   time.Second,
 		after:  after,
@@ -147,7 +117,7 @@ func New(opts Options) Model {
 		help:   newHelpView(styles),
 		status: statusLine{styles: styles},
 	}
-	m.detail = newDetail(styles, keys, th, m.loc)
+	m.detail = newDetail(styles, keys, th, time.Local)
 	m.filter = textinput.New()
 	m.filter.Prompt = "/ "
 	m.filter.Placeholder = "key, holder, state or store"
@@ -175,16 +145,13 @@ func New(opts Options) Model {
 func (m Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.tickCmd()}
 	for _, s := range m.srcs {
-		cmds = append(cmds, connectCmd(m.sess, s.src, s.readOnly, m.oc, s.gen))
+		cmds = append(cmds, connectCmd(m.sess, s.src, s.gen))
 	}
 	return tea.Batch(cmds...)
 }
 
 // setLocation sets the zone the detail view shows local times in.
-func (m *Model) setLocation(loc *time.Location) {
-	m.loc = loc
-	m.detail.loc = loc
-}
+func (m *Model) setLocation(loc *time.Location) { m.detail.loc = loc }
 
 // Close ends every watch and closes every store the console opened. Call it
 // once the program has returned.
@@ -213,7 +180,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.table.refresh(m.rows)
 		}
 		m.detail.SetNow(m.now)
-		if m.showDialog {
+		if m.screen.dialog() {
 			m.dialog.SetNow(m.now)
 		}
 		cmd = m.tickCmd()
@@ -230,9 +197,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case listedMsg:
 		cmd = m.onListed(msg)
 	case historyMsg:
-		if m.showDetail && m.detail.store == msg.store && m.detail.entry.Key == msg.key {
-			m.detail.SetHistory(msg.entries, msg.err)
-		}
+		m.onHistory(msg)
 	case dialogSubmitMsg:
 		cmd = m.onSubmit(msg)
 	case actionDoneMsg:
@@ -256,7 +221,7 @@ func (m *Model) setSize(w, h int) {
 	m.filter.SetWidth(min(max(m.width-30, 10), 60))
 	m.table.SetSize(m.width, m.bodyHeight())
 	m.detail.SetSize(m.width, m.bodyHeight())
-	if m.showDialog {
+	if m.screen.dialog() {
 		m.dialog.SetSize(m.width, m.height)
 	}
 }
@@ -265,7 +230,7 @@ func (m *Model) setSize(w, h int) {
 // header and the stores pane and above the footer.
 func (m Model) bodyHeight() int {
 	footer := 2 // status and help
-	if m.filtering || m.table.filter != "" {
+	if m.filterShown() {
 		footer++
 	}
 	return max(m.height-1-min(len(m.srcs), maxStoreLines)-footer, 2)
@@ -284,19 +249,10 @@ func (m *Model) setStyles(s Styles) {
 	m.filter.SetStyles(s.Input)
 }
 
-// mode returns what the keyboard drives now.
-func (m Model) mode() mode {
-	switch {
-	case m.showDialog:
-		return modeDialog
-	case m.showHelp:
-		return modeHelp
-	case m.filtering:
-		return modeFilter
-	case m.showDetail:
-		return modeDetail
-	}
-	return modeTable
+// filterShown reports whether the footer shows the filter line: while it is
+// typed, and while a filter is kept.
+func (m Model) filterShown() bool {
+	return m.screen == screenFilter || m.table.filter != ""
 }
 
 // storeLines summarises the stores for the stores pane.

@@ -29,7 +29,7 @@ type row struct {
 	seq uint64
 }
 
-// key returns the row's identity.
+// id returns the row's identity.
 func (r *row) id() rowKey { return rowKey{r.store, r.entry.Key} }
 
 // holder is the holder id, "" when the value is not a record.
@@ -111,13 +111,29 @@ func (s *rowSet) put(store string, e stores.Entry, now time.Time, mark bool) boo
 	return true
 }
 
-// del removes key from store, unless the row holds a revision newer than
-// the deletion's (rev 0: unknown, always delete). It reports whether a row
-// was removed.
+// del removes key from store after a deletion at revision rev, unless the
+// row holds a newer revision (rev 0: unknown, as after a watch that lost
+// track, always delete). It reports whether a row was removed.
 func (s *rowSet) del(store, key string, rev uint64) bool {
 	k := rowKey{store, key}
 	r, ok := s.rows[k]
 	if !ok || (rev != 0 && rev < r.entry.Revision) {
+		return false
+	}
+	s.remove(r)
+	return true
+}
+
+// delStale removes key from store after an action found it absent, unless
+// the row may be newer than that absence: it is removed only when it holds
+// no later revision than seen (what the operator saw before the action) or
+// has not changed since sequence since (when the action was dispatched). A
+// row that fails both came from a watch event or a listing after the action
+// started, which may postdate the action's read. It reports whether a row
+// was removed.
+func (s *rowSet) delStale(store, key string, since, seen uint64) bool {
+	r, ok := s.rows[rowKey{store, key}]
+	if !ok || (r.entry.Revision > seen && r.seq > since) {
 		return false
 	}
 	s.remove(r)

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
 )
 
@@ -17,23 +16,18 @@ type Source struct {
 	// unique among the sources.
 	Name string
 	// Kind is the driver (etcd, consul, nats, memory), shown in the stores
-	// pane.
+	// pane and where the details say a history comes from.
 	Kind string
-	// Prefix scopes what is listed and watched ("" for every key).
-	Prefix string
-	// ReadOnly refuses every write action on this store.
+	// ReadOnly refuses every write action on this store. The console then
+	// offers none; the Backend must refuse them too (a local one is built
+	// on a store wrapped with stores.ReadOnly), so that the refusal does
+	// not rest on the console alone.
 	ReadOnly bool
-	// Connect dials the store. It returns the store and the function that
-	// closes it. It runs in a command, never in Update, and is retried with
-	// backoff when it fails.
-	Connect func(ctx context.Context) (stores.Store, func() error, error)
-}
-
-// historian is the optional capability of a store to list the values a key
-// held before (the etcd and natskv drivers have it). The detail view shows
-// the history when the store has it.
-type historian interface {
-	History(ctx context.Context, key string) ([]stores.Entry, error)
+	// Connect reaches the store and returns its Backend and the function
+	// that closes what Connect opened (nil when nothing needs closing). It
+	// runs in a command, never in Update, and is retried with backoff when
+	// it fails.
+	Connect func(ctx context.Context) (Backend, func() error, error)
 }
 
 // connState is where a store is in its life.
@@ -46,8 +40,8 @@ const (
 	connFailed                      // the last attempt failed; a retry is scheduled
 )
 
-// Backoff between attempts to reach a failing store (SPEC §7: a store that
-// is down does not stop the console, which keeps retrying).
+// Backoff between attempts to reach a failing store (docs/design.md §7: a
+// store that is down does not stop the console, which keeps retrying).
 const (
 	minBackoff = time.Second
 	maxBackoff = 30 * time.Second
@@ -72,9 +66,11 @@ type storeState struct {
 	err     error // the last failure, shown (cleaned) in the stores pane
 	retryAt time.Time
 
-	store stores.Store
-	op    *lease.Operator
-	hist  historian
+	backend Backend
+	// noWatch and noHistory are set once the backend said it cannot watch
+	// or keeps no history (errors.ErrUnsupported), so that it is not asked
+	// again.
+	noWatch, noHistory bool
 	// watching is set while a watch channel is being read; watchGen tells
 	// the events of the current channel from a stale one.
 	watching bool

@@ -10,6 +10,7 @@ import (
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
+	"github.com/leasectl/leasectl/timetext"
 )
 
 // maxStoreLines is the most lines the stores pane takes; more stores are
@@ -87,7 +88,7 @@ func (p storesPane) line(l storeLine, nameW int) string {
 		// The retry comes first: a long error is cut at the screen's edge.
 		msg := "error"
 		if !l.retryAt.IsZero() {
-			msg += fmt.Sprintf(", retry in %s", precise(max(lease.UnixSeconds(l.retryAt), now)-now))
+			msg += fmt.Sprintf(", retry in %s", timetext.Precise(max(lease.UnixSeconds(l.retryAt), now)-now))
 		}
 		if l.err != nil {
 			msg += ": " + safetext.Clean(l.err.Error())
@@ -107,7 +108,7 @@ func (p storesPane) line(l storeLine, nameW int) string {
 		parts = append(parts, keys)
 	}
 	if !l.lastUpdate.IsZero() {
-		parts = append(parts, "updated "+ago(now, lease.UnixSeconds(l.lastUpdate)))
+		parts = append(parts, "updated "+timetext.Ago(now, lease.UnixSeconds(l.lastUpdate)))
 	}
 	if l.conn == connLive && !l.watch {
 		parts = append(parts, "no watch: r re-lists")

@@ -20,19 +20,24 @@ func (m *Model) onConnected(msg connectedMsg) tea.Cmd {
 	if !ok || msg.gen != s.gen {
 		return nil
 	}
-	s.store, s.op, s.hist = msg.st, msg.op, msg.hist
+	s.backend = msg.backend
 	s.attempt, s.err, s.retryAt = 0, nil, time.Time{}
 	s.conn = connSyncing
 	return m.startSync(s)
 }
 
-// startSync watches the store when it can, else lists it.
+// startSync watches the store, or lists it when it cannot be watched.
 func (m *Model) startSync(s *storeState) tea.Cmd {
-	if w, ok := s.store.(stores.Watcher); ok {
-		s.watchGen++
-		return watchCmd(m.sess, w, s.src.Name, s.src.Prefix, s.watchGen)
+	if s.noWatch {
+		return m.listCmd(s)
 	}
-	return listCmd(m.sess, s.store, s.src.Name, s.src.Prefix, s.gen, m.rows.seq)
+	s.watchGen++
+	return watchCmd(m.sess, s.backend, s.src.Name, s.watchGen)
+}
+
+// listCmd lists s, remembering where the row set is now.
+func (m *Model) listCmd(s *storeState) tea.Cmd {
+	return listCmd(m.sess, s.backend, s.src.Name, s.gen, m.rows.seq)
 }
 
 // onConnectFailed shows the error and schedules a retry with backoff; the
@@ -58,10 +63,10 @@ func (m *Model) onRetry(msg retryMsg) tea.Cmd {
 		return nil
 	}
 	s.retryAt = time.Time{}
-	if s.store == nil {
+	if s.backend == nil {
 		s.gen++
 		s.conn = connConnecting
-		return connectCmd(m.sess, s.src, s.readOnly, m.oc, s.gen)
+		return connectCmd(m.sess, s.src, s.gen)
 	}
 	s.conn = connSyncing
 	return m.startSync(s)
@@ -75,7 +80,11 @@ func (m *Model) onWatchStarted(msg watchStartedMsg) tea.Cmd {
 	if !ok || msg.watchGen != s.watchGen {
 		return nil
 	}
-	if msg.err != nil {
+	switch {
+	case errors.Is(msg.err, errors.ErrUnsupported):
+		s.noWatch = true
+		return m.listCmd(s)
+	case msg.err != nil:
 		return m.retryLater(s, msg.err)
 	}
 	s.watching, s.synced = true, false
@@ -160,12 +169,12 @@ func (m *Model) refreshAll() tea.Cmd {
 	var cmds []tea.Cmd
 	for _, s := range m.srcs {
 		switch {
-		case s.store != nil:
-			cmds = append(cmds, listCmd(m.sess, s.store, s.src.Name, s.src.Prefix, s.gen, m.rows.seq))
+		case s.backend != nil:
+			cmds = append(cmds, m.listCmd(s))
 		case s.conn == connFailed:
 			s.gen++
 			s.conn, s.retryAt = connConnecting, time.Time{}
-			cmds = append(cmds, connectCmd(m.sess, s.src, s.readOnly, m.oc, s.gen))
+			cmds = append(cmds, connectCmd(m.sess, s.src, s.gen))
 		}
 	}
 	m.status.Set(statusInfo, fmt.Sprintf("re-listing %d stores…", len(cmds)))
@@ -176,11 +185,11 @@ func (m *Model) refreshAll() tea.Cmd {
 // rows changed) and the detail view of a lease that changed.
 func (m *Model) rowsChanged() tea.Cmd {
 	m.table.refresh(m.rows)
-	if m.showDialog {
+	if m.screen.dialog() {
 		r, ok := m.rows.get(m.dialog.store, m.dialog.entry.Key)
 		m.dialog.stale = (ok && r.entry.Revision != m.dialog.entry.Revision) || (!ok && m.dialog.found)
 	}
-	if !m.showDetail {
+	if !m.screen.detail() {
 		return nil
 	}
 	r, ok := m.rows.get(m.detail.store, m.detail.entry.Key)
@@ -194,12 +203,24 @@ func (m *Model) rowsChanged() tea.Cmd {
 	return nil
 }
 
-// historyCmd fetches the history of a key when its store keeps one.
+// historyCmd fetches the history of a key for the detail view, unless its
+// store said it keeps none.
 func (m *Model) historyCmd(store, key string) tea.Cmd {
 	s, ok := m.byName[store]
-	if !ok || s.hist == nil {
+	if !ok || s.backend == nil || s.noHistory {
 		return nil
 	}
 	m.detail.histLoading = true
-	return historyCmd(m.sess, s.hist, store, key)
+	return historyCmd(m.sess, s.backend, store, key)
+}
+
+// onHistory shows a key's history in the detail view, if it still shows
+// the key, and remembers a store that keeps none.
+func (m *Model) onHistory(msg historyMsg) {
+	if s, ok := m.byName[msg.store]; ok && errors.Is(msg.err, errors.ErrUnsupported) {
+		s.noHistory = true
+	}
+	if m.screen.detail() && m.detail.store == msg.store && m.detail.entry.Key == msg.key {
+		m.detail.SetHistory(msg.entries, msg.err)
+	}
 }

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
+	"github.com/leasectl/leasectl/timetext"
 )
 
 // column is a column of the lease table.
@@ -52,9 +52,9 @@ const (
 )
 
 // table is the lease table: a viewport over the sorted, filtered index of
-// every row. The index is rebuilt only when the rows, the filter or the sort
-// change, and View renders only the visible rows, so a frame costs the same
-// with 100,000 leases as with 100.
+// every row (index.go keeps the index). The index changes only when the
+// rows, the filter or the sort do, and View renders only the visible rows,
+// so a frame costs the same with 100,000 leases as with 100.
 type table struct {
 	styles *Styles
 	inks   inks
@@ -86,6 +86,12 @@ func newTable(s *Styles, k KeyMap, th lease.Thresholds) table {
 	return t
 }
 
+// SetStyles restyles the table after a change of s.
+func (t *table) SetStyles(s *Styles) {
+	t.styles = s
+	t.inks = newInks(s)
+}
+
 // SetSize sets the table's size, header included.
 func (t *table) SetSize(w, h int) {
 	t.width, t.height = w, max(h, 1)
@@ -97,152 +103,6 @@ func (t *table) SetNow(now time.Time) { t.now = now }
 
 // pageSize is the number of visible rows.
 func (t table) pageSize() int { return max(t.height-1, 1) }
-
-// refresh brings the index up to date with rs: it applies rs's changes in
-// place (a binary search and a move per change) or, after many changes,
-// rebuilds it.
-func (t *table) refresh(rs *rowSet) {
-	changes, all := rs.takeChanges()
-	t.total = rs.len()
-	t.maxRev = rs.maxRev
-	switch {
-	case !t.built || all || len(changes) > max(len(t.index)/16, 64):
-		t.rebuild(rs)
-		return
-	case len(changes) == 0:
-		return
-	}
-	terms := splitTerms(t.filter)
-	for _, c := range changes {
-		if c.old != nil && matches(c.old, terms) {
-			t.remove(c.old)
-		}
-		if c.new != nil && matches(c.new, terms) {
-			i, _ := slices.BinarySearchFunc(t.index, c.new, t.compare)
-			t.index = slices.Insert(t.index, i, c.new)
-		}
-	}
-	t.reselect(rs)
-}
-
-// remove takes r out of the index.
-func (t *table) remove(r *row) {
-	i, found := slices.BinarySearchFunc(t.index, r, t.compare)
-	if !found || t.index[i] != r {
-		// Not where its values say: look for the pointer itself.
-		if i = slices.Index(t.index, r); i < 0 {
-			return
-		}
-	}
-	t.index = slices.Delete(t.index, i, i+1)
-}
-
-// rebuild filters and sorts every row, keeping the selection on the same
-// lease when it is still there.
-func (t *table) rebuild(rs *rowSet) {
-	rs.takeChanges()
-	t.built, t.total = true, rs.len()
-	t.maxRev = rs.maxRev
-	terms := splitTerms(t.filter)
-	t.index = make([]*row, 0, rs.len())
-	for _, r := range rs.rows {
-		if matches(r, terms) {
-			t.index = append(t.index, r)
-		}
-	}
-	slices.SortFunc(t.index, t.compare)
-	t.reselect(rs)
-}
-
-// reselect moves the cursor to the selected lease, wherever the index now
-// holds it; when it is gone, the cursor stays at its position.
-func (t *table) reselect(rs *rowSet) {
-	if t.hasSelected {
-		if r, ok := rs.rows[t.selected]; ok {
-			if i, found := slices.BinarySearchFunc(t.index, r, t.compare); found && t.index[i] == r {
-				t.cursor = i
-			}
-		}
-	}
-	t.clamp()
-}
-
-// splitTerms splits a filter into its lower-case terms.
-func splitTerms(f string) []string { return strings.Fields(strings.ToLower(f)) }
-
-// matches reports whether r matches every filter term, each a substring of
-// the store, key, holder or state.
-func matches(r *row, terms []string) bool {
-	for _, term := range terms {
-		if !strings.Contains(r.search, term) && !strings.Contains(r.status.State.String(), term) {
-			return false
-		}
-	}
-	return true
-}
-
-// compare orders rows by the sort column, then by store and key.
-func (t *table) compare(a, b *row) int {
-	c := 0
-	switch t.sortBy {
-	case colKey:
-		c = strings.Compare(a.entry.Key, b.entry.Key)
-	case colStore:
-		c = strings.Compare(a.store, b.store)
-	case colState:
-		c = cmp.Compare(a.status.State, b.status.State)
-	case colHolder:
-		c = strings.Compare(a.holder(), b.holder())
-	case colAcquired:
-		c = cmp.Compare(a.status.Record.AcquiredAtUnix, b.status.Record.AcquiredAtUnix)
-	case colExpires:
-		c = cmp.Compare(a.status.Record.ExpiresAtUnix, b.status.Record.ExpiresAtUnix)
-	case colCompleted:
-		c = cmp.Compare(completedAt(a.status.Record), completedAt(b.status.Record))
-	case colRev:
-		c = cmp.Compare(a.entry.Revision, b.entry.Revision)
-	}
-	if t.desc {
-		c = -c
-	}
-	if c != 0 {
-		return c
-	}
-	if c = strings.Compare(a.store, b.store); c != 0 {
-		return c
-	}
-	return strings.Compare(a.entry.Key, b.entry.Key)
-}
-
-func completedAt(r lease.Record) uint64 {
-	if r.CompletedAtUnix == nil {
-		return 0
-	}
-	return *r.CompletedAtUnix
-}
-
-// SetFilter filters the rows; the index is rebuilt from rs.
-func (t *table) SetFilter(f string, rs *rowSet) {
-	if f == t.filter {
-		return
-	}
-	t.filter = f
-	t.cursor, t.offset = 0, 0
-	t.rebuild(rs)
-}
-
-// cycleSort moves to the next sort column.
-func (t *table) cycleSort(rs *rowSet) {
-	i := slices.Index(sortCycle, t.sortBy)
-	t.sortBy = sortCycle[(i+1)%len(sortCycle)]
-	t.rebuild(rs)
-}
-
-// reverse reverses the sort order.
-func (t *table) reverse(rs *rowSet) {
-	t.desc = !t.desc
-	t.rebuild(rs)
-}
 
 // Selected returns the selected row.
 func (t table) Selected() (*row, bool) {
@@ -351,7 +211,7 @@ func (t table) View() string {
 		b.WriteByte('\n')
 		msg := "no leases yet"
 		if t.total > 0 {
-			msg = "no lease matches the filter " + strconvQuote(t.filter) + " — esc clears it"
+			msg = "no lease matches the filter " + quote(t.filter) + " — esc clears it"
 		}
 		b.WriteString(t.styles.Dim.Render("  " + msg))
 		return b.String()
@@ -368,9 +228,6 @@ func (t table) View() string {
 	}
 	return b.String()
 }
-
-// strconvQuote quotes a filter for a message, cleaned.
-func strconvQuote(s string) string { return `"` + safetext.Clean(s) + `"` }
 
 func (t table) header(specs []colSpec) string {
 	var b strings.Builder
@@ -445,17 +302,17 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 			}
 		case colAcquired:
 			if st.State == lease.Held || st.State == lease.Expired {
-				text = ago(now, rec.AcquiredAtUnix)
+				text = timetext.Ago(now, rec.AcquiredAtUnix)
 			}
 		case colExpires:
 			if st.State == lease.Held || st.State == lease.Expired {
-				text = countdown(now, rec.ExpiresAtUnix)
+				text = timetext.Countdown(now, rec.ExpiresAtUnix)
 			}
 		case colCompleted:
 			if rec.Completed() {
 				text = safetext.Truncate(shortCursor(rec.CompletedCursorHex), 6)
 				if rec.CompletedAtUnix != nil {
-					text += " " + ago(now, *rec.CompletedAtUnix)
+					text += " " + timetext.Ago(now, *rec.CompletedAtUnix)
 				}
 			}
 		case colRev:
@@ -492,4 +349,14 @@ func (t table) flags(b *strings.Builder, f lease.Flags, w, sel int) {
 		used += len("skewed")
 	}
 	b.WriteString(t.inks.cell[sel].paint(strings.Repeat(" ", max(w-used, 0)+1)))
+}
+
+// shortCursor shows a completion cursor in a table cell: the hex without its
+// leading zero bytes (cursor 42 is 000000000000002a on NATS, shown 2a).
+func shortCursor(hex string) string {
+	t := hex
+	for len(t) > 2 && strings.HasPrefix(t, "00") {
+		t = t[2:]
+	}
+	return t
 }

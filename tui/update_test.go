@@ -17,15 +17,16 @@ import (
 )
 
 // actionConsole is a console on one list-only store "prod" holding the
-// fixture, auditing to audit.
-func actionConsole(t *testing.T, audit lease.Auditor, mod ...func(*Options)) (*harness, *memory.Store) {
+// fixture, auditing to audit; mod may change its options.
+func actionConsole(t *testing.T, audit lease.Auditor, mod ...func(*rig, *memory.Store, *Options)) (*harness, *memory.Store) {
 	t.Helper()
 	st := newStore(t)
-	opts := Options{Sources: []Source{source("prod", listOnly{st})}, Auditor: audit}
+	r := newRig(t, audit)
+	opts := Options{Sources: []Source{r.source("prod", listOnly{st})}}
 	for _, f := range mod {
-		f(&opts)
+		f(r, st, &opts)
 	}
-	return newHarness(t, opts, 120, 40), st
+	return newHarness(t, r, opts, 120, 40), st
 }
 
 // snapshot lists a store, to prove that nothing was written.
@@ -91,11 +92,11 @@ func TestAcquire(t *testing.T) {
 			before := get(t, st, tt.key)
 			h.selectKey("prod", tt.key)
 			h.press("a")
-			if !h.m.showDialog || h.m.dialog.value(fieldTTL) != defaultTTL {
-				t.Fatalf("after a: dialog open %v with ttl %q, want open with %q", h.m.showDialog, h.m.dialog.value(fieldTTL), defaultTTL)
+			if !h.m.screen.dialog() || h.m.dialog.value(fieldTTL) != defaultTTL {
+				t.Fatalf("after a: dialog open %v with ttl %q, want open with %q", h.m.screen.dialog(), h.m.dialog.value(fieldTTL), defaultTTL)
 			}
 			h.press("enter")
-			if h.m.showDialog {
+			if h.m.screen.dialog() {
 				t.Errorf("dialog still open after the action: %s", h.m.dialog.err)
 			}
 			if got := h.statusText(); !strings.HasPrefix(got, tt.wantStatus) {
@@ -155,8 +156,8 @@ func TestAcquireTTL(t *testing.T) {
 			h.typeText(tt.ttl)
 			h.press("enter")
 			if tt.wantErr != "" {
-				if !h.m.showDialog || !strings.Contains(h.m.dialog.err, tt.wantErr) {
-					t.Errorf("ttl %q: dialog open %v, error %q, want open with %q", tt.ttl, h.m.showDialog, h.m.dialog.err, tt.wantErr)
+				if !h.m.screen.dialog() || !strings.Contains(h.m.dialog.err, tt.wantErr) {
+					t.Errorf("ttl %q: dialog open %v, error %q, want open with %q", tt.ttl, h.m.screen.dialog(), h.m.dialog.err, tt.wantErr)
 				}
 				if e := get(t, st, "exports/released"); len(e.Value) != 0 {
 					t.Errorf("ttl %q: the store was written: %s", tt.ttl, e.Value)
@@ -235,8 +236,8 @@ func TestTakeover(t *testing.T) {
 		for _, wrong := range []string{"order", "exports/orders", "ORDERS", ""} {
 			h.takeover("incident 4711", wrong)
 			h.press("enter")
-			if !h.m.showDialog || !strings.Contains(h.m.dialog.err, `type "orders"`) {
-				t.Errorf("confirm %q: dialog open %v, error %q, want open asking for \"orders\"", wrong, h.m.showDialog, h.m.dialog.err)
+			if !h.m.screen.dialog() || !strings.Contains(h.m.dialog.err, `type "orders"`) {
+				t.Errorf("confirm %q: dialog open %v, error %q, want open asking for \"orders\"", wrong, h.m.screen.dialog(), h.m.dialog.err)
 			}
 			h.press("esc")
 		}
@@ -251,8 +252,8 @@ func TestTakeover(t *testing.T) {
 		h.selectKey("prod", "exports/orders")
 		h.takeover("   ", "orders")
 		h.press("enter")
-		if !h.m.showDialog || !strings.Contains(h.m.dialog.err, "reason is required") || h.m.dialog.fields[h.m.dialog.focus].name != fieldReason {
-			t.Errorf("dialog open %v, error %q, focus %d; want the reason asked for", h.m.showDialog, h.m.dialog.err, h.m.dialog.focus)
+		if !h.m.screen.dialog() || !strings.Contains(h.m.dialog.err, "reason is required") || h.m.dialog.fields[h.m.dialog.focus].name != fieldReason {
+			t.Errorf("dialog open %v, error %q, focus %d; want the reason asked for", h.m.screen.dialog(), h.m.dialog.err, h.m.dialog.focus)
 		}
 		if !sameEntries(snapshot(t, st), before) {
 			t.Error("the store changed")
@@ -320,11 +321,13 @@ func TestRelease(t *testing.T) {
 func TestReadOnlyRefuses(t *testing.T) {
 	tests := []struct {
 		name string
-		mod  func(*Options)
+		mod  func(*rig, *memory.Store, *Options)
 		why  string
 	}{
-		{"console read-only", func(o *Options) { o.ReadOnly = true }, "leasectl runs read-only"},
-		{"store read-only", func(o *Options) { o.Sources[0].ReadOnly = true }, "store prod is read-only"},
+		{"console read-only", func(_ *rig, _ *memory.Store, o *Options) { o.ReadOnly = true }, "leasectl runs read-only"},
+		{"store read-only", func(r *rig, st *memory.Store, o *Options) {
+			o.Sources[0] = r.readOnlySource("prod", "memory", listOnly{st})
+		}, "store prod is read-only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,7 +351,7 @@ func TestReadOnlyRefuses(t *testing.T) {
 			}
 			for _, k := range []string{"a", "T", "X"} {
 				h.press(k)
-				if h.m.showDialog {
+				if h.m.screen.dialog() {
 					t.Errorf("%s opened a dialog on a read-only store", k)
 					h.press("esc")
 				}
@@ -356,13 +359,32 @@ func TestReadOnlyRefuses(t *testing.T) {
 					t.Errorf("after %s: status = %q, want refused: %s", k, got, tt.why)
 				}
 			}
-			if !stores.IsReadOnly(h.m.byName["prod"].store) {
-				t.Error("the store is not wrapped read-only")
-			}
 			if !sameEntries(snapshot(t, st), before) || len(audit.outcomes()) != 0 {
 				t.Errorf("something was written: audit %v", audit.outcomes())
 			}
 		})
+	}
+}
+
+// TestBackendRefusesReadOnly runs an action the console offers on a store
+// whose backend refuses writes (a gateway whose store or operator is
+// read-only): the refusal is shown, and nothing is written or audited.
+func TestBackendRefusesReadOnly(t *testing.T) {
+	audit := &auditLog{}
+	h, st := actionConsole(t, audit, func(r *rig, st *memory.Store, o *Options) {
+		o.Sources[0] = r.source("prod", stores.ReadOnly(listOnly{st}))
+	})
+	before := snapshot(t, st)
+	h.selectKey("prod", "exports/released")
+	h.press("a", "enter")
+	if got, want := h.statusText(), "refused: store prod is read-only; nothing was written"; got != want {
+		t.Errorf("status = %q, want %q", got, want)
+	}
+	if h.m.screen != screenTable {
+		t.Errorf("screen = %v after the refusal, want the table", h.m.screen)
+	}
+	if !sameEntries(snapshot(t, st), before) || len(audit.outcomes()) != 0 {
+		t.Errorf("something was written: audit %v", audit.outcomes())
 	}
 }
 
@@ -413,7 +435,7 @@ func TestEscCancelsWithoutWriting(t *testing.T) {
 			h.press(tt.key)
 			tt.fill(h)
 			h.press("esc")
-			if h.m.showDialog {
+			if h.m.screen.dialog() {
 				t.Error("esc left the dialog open")
 			}
 			if got := h.statusText(); !strings.Contains(got, "cancelled: nothing was written") {
@@ -437,19 +459,19 @@ func TestQuitAndClose(t *testing.T) {
 	t.Run("q closes the detail view first", func(t *testing.T) {
 		h, _ := actionConsole(t, &auditLog{})
 		h.press("enter")
-		if !h.m.showDetail {
+		if !h.m.screen.detail() {
 			t.Fatal("enter did not open the detail view")
 		}
 		h.press("q")
-		if h.m.showDetail || h.quit {
-			t.Errorf("after q: detail %v, quit %v; want the detail closed, still running", h.m.showDetail, h.quit)
+		if h.m.screen.detail() || h.quit {
+			t.Errorf("after q: detail %v, quit %v; want the detail closed, still running", h.m.screen.detail(), h.quit)
 		}
 	})
 	t.Run("q closes the help first", func(t *testing.T) {
 		h, _ := actionConsole(t, &auditLog{})
 		h.press("?", "q")
-		if h.m.showHelp || h.quit {
-			t.Errorf("after ? q: help %v, quit %v", h.m.showHelp, h.quit)
+		if h.m.screen.help() || h.quit {
+			t.Errorf("after ? q: help %v, quit %v", h.m.screen.help(), h.quit)
 		}
 	})
 	t.Run("q is text in a dialog; ctrl+c quits", func(t *testing.T) {
@@ -521,8 +543,8 @@ func TestNavigationSortFilter(t *testing.T) {
 		t.Errorf("filter \"held node-a\": rows %v, want exports/orders", got)
 	}
 	h.press("enter")
-	if h.m.filtering || h.m.table.filter != "held node-a" {
-		t.Errorf("enter: filtering %v, filter %q; want the filter kept", h.m.filtering, h.m.table.filter)
+	if (h.m.screen == screenFilter) || h.m.table.filter != "held node-a" {
+		t.Errorf("enter: filtering %v, filter %q; want the filter kept", (h.m.screen == screenFilter), h.m.table.filter)
 	}
 	h.press("esc")
 	if len(keys()) != len(fixture) || h.m.table.filter != "" {
@@ -534,8 +556,8 @@ func TestNavigationSortFilter(t *testing.T) {
 		t.Errorf("filter corrupt: rows %v, want the two corrupt keys", got)
 	}
 	h.press("esc")
-	if h.m.filtering || len(keys()) != len(fixture) {
-		t.Errorf("esc while typing: filtering %v, %d rows", h.m.filtering, len(keys()))
+	if (h.m.screen == screenFilter) || len(keys()) != len(fixture) {
+		t.Errorf("esc while typing: filtering %v, %d rows", (h.m.screen == screenFilter), len(keys()))
 	}
 }
 
@@ -603,14 +625,15 @@ func TestTickExpiresAndUnmarks(t *testing.T) {
 
 func TestDetailView(t *testing.T) {
 	st := newHistoryStore(t)
-	h := newHarness(t, Options{Sources: []Source{source("prod", listOnlyHistory{st, st})}, Auditor: &auditLog{}}, 120, 40)
+	r := newRig(t, &auditLog{})
+	h := newHarness(t, r, Options{Sources: []Source{r.source("prod", listOnlyHistory{st, st})}}, 120, 40)
 	h.selectKey("prod", "exports/checkpoint")
 	h.press("enter")
-	if !h.m.showDetail || h.m.detail.histLoading || len(h.m.detail.history) != 2 {
-		t.Fatalf("detail %v, loading %v, %d history entries; want 2", h.m.showDetail, h.m.detail.histLoading, len(h.m.detail.history))
+	if !h.m.screen.detail() || h.m.detail.histLoading || len(h.m.detail.history) != 2 {
+		t.Fatalf("detail %v, loading %v, %d history entries; want 2", h.m.screen.detail(), h.m.detail.histLoading, len(h.m.detail.history))
 	}
 	screen := h.screen()
-	for _, want := range []string{"prod / exports/checkpoint", "held completed", "revision   10", "cursor 000000000000002a", `"completed_cursor_hex": "000000000000002a"`, "2 entries kept by the store", "local 08:11:20 CEST"} {
+	for _, want := range []string{"prod / exports/checkpoint", "held completed", "revision   10", "cursor 000000000000002a", `"completed_cursor_hex": "000000000000002a"`, "2 values kept by prod (memory), newest first", "local 08:11:20 CEST"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("detail view lacks %q:\n%s", want, screen)
 		}
@@ -621,11 +644,11 @@ func TestDetailView(t *testing.T) {
 	if got := holderOf(t, st, "exports/checkpoint"); got != "operator:alice" {
 		t.Errorf("takeover from the detail view: holder %q", got)
 	}
-	if !h.m.showDetail || h.m.detail.entry.Revision != get(t, st, "exports/checkpoint").Revision || len(h.m.detail.history) != 3 {
+	if !h.m.screen.detail() || h.m.detail.entry.Revision != get(t, st, "exports/checkpoint").Revision || len(h.m.detail.history) != 3 {
 		t.Errorf("the detail view does not follow the write: rev %d, %d history entries", h.m.detail.entry.Revision, len(h.m.detail.history))
 	}
 	h.press("esc")
-	if h.m.showDetail {
+	if h.m.screen.detail() {
 		t.Error("esc did not close the detail view")
 	}
 }
@@ -634,14 +657,16 @@ func TestConnectRetriesWithBackoff(t *testing.T) {
 	st := newStore(t)
 	var delays []time.Duration
 	fails := 3
-	flaky := Source{Name: "flaky", Kind: "etcd", Connect: func(ctx context.Context) (stores.Store, func() error, error) {
+	r := newRig(t, &auditLog{})
+	b := r.backend("flaky", listOnly{st})
+	flaky := Source{Name: "flaky", Kind: "etcd", Connect: func(ctx context.Context) (Backend, func() error, error) {
 		if fails > 0 {
 			fails--
 			return nil, nil, errors.New("etcd: dial: connection refused\x1b[2J")
 		}
-		return listOnly{st}, nil, nil
+		return b, nil, nil
 	}}
-	h := newHarness(t, Options{Sources: []Source{flaky, source("prod", listOnly{newStore(t)})}, Auditor: &auditLog{}}, 120, 40)
+	h := newHarness(t, r, Options{Sources: []Source{flaky, r.source("prod", listOnly{newStore(t)})}}, 120, 40)
 	h.m.after = func(d time.Duration, msg tea.Msg) tea.Cmd {
 		delays = append(delays, d)
 		h.scheduled = append(h.scheduled, msg)
@@ -673,5 +698,204 @@ func TestBackoff(t *testing.T) {
 		if got := backoff(i + 1); got != w {
 			t.Errorf("backoff(%d) = %v, want %v", i+1, got, w)
 		}
+	}
+}
+
+// TestReadOnlyStoreKeepsCapabilities opens a store the way the command line
+// does for read_only: true, wrapped in stores.ReadOnly. The wrapper must hide
+// no read capability: the store is still watched, and the detail view still
+// shows the key's history.
+func TestReadOnlyStoreKeepsCapabilities(t *testing.T) {
+	st := newHistoryStore(t)
+	r := newRig(t, &auditLog{})
+	h := newHarness(t, r, Options{Sources: []Source{r.readOnlySource("prod", "etcd", st)}}, 120, 40, withAsync())
+	h.waitFor("the snapshot", func(m Model) bool {
+		return m.byName["prod"].conn == connLive && m.rows.count["prod"] == len(fixture)
+	})
+	if !h.m.byName["prod"].watching {
+		t.Errorf("the read-only store is listed, not watched:\n%s", h.screen())
+	}
+	h.selectKey("prod", "exports/checkpoint")
+	h.press("enter")
+	h.waitFor("the history", func(m Model) bool { return !m.detail.histLoading })
+	if got := len(h.m.detail.history); got != 2 {
+		t.Errorf("the detail view of a read-only store shows %d history entries, want 2:\n%s", got, h.screen())
+	}
+}
+
+// TestAcquireIsCASAgainstSeen changes a key behind an open acquire dialog to
+// another value that the fleet's algorithm would take (another expired
+// record, or a key created where the operator saw none): the acquire must
+// fail as changed since you looked, write nothing and audit the attempt.
+func TestAcquireIsCASAgainstSeen(t *testing.T) {
+	t.Run("expired on screen", func(t *testing.T) {
+		audit := &auditLog{}
+		h, st := actionConsole(t, audit)
+		h.selectKey("prod", "exports/invoices")
+		h.press("a")
+		seen := get(t, st, "exports/invoices")
+		rev, err := st.Update(t.Context(), "exports/invoices", record("node-z", now0-100, now0-1), seen.Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.press("enter")
+		want := "changed since you looked: prod/exports/invoices is now expired by node-z"
+		if got := h.statusText(); !strings.HasPrefix(got, want) || !strings.Contains(got, "nothing was written") {
+			t.Errorf("status = %q, want %q… nothing was written", got, want)
+		}
+		if e := get(t, st, "exports/invoices"); e.Revision != rev {
+			t.Errorf("the store is at revision %d, want %d (nothing written)", e.Revision, rev)
+		}
+		if got, want := audit.outcomes(), []string{"acquire:pending", "acquire:changed"}; !slices.Equal(got, want) {
+			t.Errorf("audit = %v, want %v", got, want)
+		}
+		if len(audit.records) > 0 && audit.records[0].RevisionBefore != seen.Revision {
+			t.Errorf("audit intent at revision %d, want the revision on screen %d", audit.records[0].RevisionBefore, seen.Revision)
+		}
+	})
+	t.Run("absent on screen", func(t *testing.T) {
+		audit := &auditLog{}
+		h, st := actionConsole(t, audit)
+		h.selectKey("prod", "exports/invoices")
+		h.press("enter")
+		if err := st.Delete(t.Context(), "exports/invoices"); err != nil {
+			t.Fatal(err)
+		}
+		h.press("r")
+		if h.m.detail.found {
+			t.Fatalf("the detail view still shows the deleted key:\n%s", h.screen())
+		}
+		h.press("a")
+		rev, err := st.Create(t.Context(), "exports/invoices", record("node-z", now0-100, now0-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.press("enter")
+		want := "changed since you looked: prod/exports/invoices is now expired by node-z"
+		if got := h.statusText(); !strings.HasPrefix(got, want) {
+			t.Errorf("status = %q, want prefix %q", got, want)
+		}
+		if e := get(t, st, "exports/invoices"); e.Revision != rev {
+			t.Errorf("the store is at revision %d, want %d (nothing written)", e.Revision, rev)
+		}
+		if got, want := audit.outcomes(), []string{"acquire:pending", "acquire:changed"}; !slices.Equal(got, want) {
+			t.Errorf("audit = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestAbsentResultKeepsNewerRow lets an action find its key absent, then a
+// newer row arrive (the key created again) before the action's result is
+// applied: the result must not remove the newer row.
+func TestAbsentResultKeepsNewerRow(t *testing.T) {
+	h, st := actionConsole(t, &auditLog{})
+	h.selectKey("prod", "exports/invoices")
+	h.release("stuck replica", "invoices")
+	// Submit by hand, so that the action's result can be held back.
+	next, cmd := h.m.Update(keyPress("enter"))
+	h.m = next.(Model)
+	next, cmd = h.m.Update(cmd())
+	h.m = next.(Model)
+	if err := st.Delete(t.Context(), "exports/invoices"); err != nil {
+		t.Fatal(err)
+	}
+	done := cmd() // the action runs: the key is absent
+	rev, err := st.Create(t.Context(), "exports/invoices", record("node-n", now0, now0+60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new key reaches the rows (a re-list here; a watch event alike)…
+	h.send(listedMsg{store: "prod", gen: h.m.byName["prod"].gen, since: h.m.rows.seq, entries: snapshot(t, st)})
+	if r, ok := h.row("prod", "exports/invoices"); !ok || r.entry.Revision != rev {
+		t.Fatalf("the re-list did not show the new key at revision %d", rev)
+	}
+	// …before the action's result does.
+	h.send(done)
+	if r, ok := h.row("prod", "exports/invoices"); !ok || r.entry.Revision != rev {
+		t.Errorf("after the action's result: row present %v, want the newer row at revision %d kept", ok, rev)
+	}
+}
+
+// TestScreens walks the console's views and layers with the keys of
+// docs/design.md §8: esc (and q, outside text) closes what is on top and
+// shows what was beneath it.
+func TestScreens(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string
+		want screen
+	}{
+		{"the table", nil, screenTable},
+		{"help over the table", []string{"?"}, screenTableHelp},
+		{"esc closes the help", []string{"?", "esc"}, screenTable},
+		{"? closes the help", []string{"?", "?"}, screenTable},
+		{"the details", []string{"enter"}, screenDetail},
+		{"q closes the details", []string{"enter", "q"}, screenTable},
+		{"help over the details", []string{"enter", "?"}, screenDetailHelp},
+		{"q closes the help over the details", []string{"enter", "?", "q"}, screenDetail},
+		{"a dialog over the details", []string{"enter", "T"}, screenDetailDialog},
+		{"esc closes it over the details", []string{"enter", "T", "esc"}, screenDetail},
+		{"q is text in a dialog", []string{"enter", "T", "tab", "q"}, screenDetailDialog},
+		{"a dialog over the table", []string{"T"}, screenTableDialog},
+		{"esc closes it over the table", []string{"T", "esc"}, screenTable},
+		{"the filter", []string{"/"}, screenFilter},
+		{"? and q are text in the filter", []string{"/", "?", "q"}, screenFilter},
+		{"enter keeps the filter", []string{"/", "o", "enter"}, screenTable},
+		{"esc clears the filter", []string{"/", "o", "esc"}, screenTable},
+		{"ctrl+c from a dialog", []string{"enter", "T", "ctrl+c"}, screenQuitting},
+		{"q from the table", []string{"q"}, screenQuitting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := actionConsole(t, &auditLog{})
+			h.selectKey("prod", "exports/orders")
+			h.press(tt.keys...)
+			if h.m.screen != tt.want {
+				t.Errorf("after %v: screen %d, want %d", tt.keys, h.m.screen, tt.want)
+			}
+			if quit := tt.want == screenQuitting; h.quit != quit {
+				t.Errorf("after %v: quit %v, want %v", tt.keys, h.quit, quit)
+			}
+		})
+	}
+}
+
+// TestNothingToRelease presses X on a tombstone: the lease core's rule says
+// there is nothing to release, so the key is disabled and the dialog does
+// not open.
+func TestNothingToRelease(t *testing.T) {
+	audit := &auditLog{}
+	h, _ := actionConsole(t, audit)
+	h.selectKey("prod", "exports/released")
+	if h.m.keys.Release.Enabled() {
+		t.Error("X is enabled on a tombstone")
+	}
+	h.press("X")
+	if h.m.screen.dialog() {
+		t.Error("X opened a dialog on a tombstone")
+	}
+	if got := h.statusText(); !strings.HasPrefix(got, "refused: ") || !strings.Contains(got, "nothing to release") {
+		t.Errorf("status = %q, want refused: … nothing to release", got)
+	}
+	if got := audit.outcomes(); len(got) != 0 {
+		t.Errorf("audit = %v, want nothing", got)
+	}
+}
+
+// TestHistoryNotKept opens the details on a store that keeps no history:
+// they say so and name the store, and the store is not asked again.
+func TestHistoryNotKept(t *testing.T) {
+	h, _ := actionConsole(t, &auditLog{})
+	h.selectKey("prod", "exports/orders")
+	h.press("enter")
+	if l := h.line("history"); !strings.Contains(l, "not kept by prod (memory)") {
+		t.Errorf("history line = %q, want it not kept by prod (memory)", l)
+	}
+	if !h.m.byName["prod"].noHistory {
+		t.Error("the store that keeps no history will be asked again")
+	}
+	h.press("esc", "enter")
+	if h.m.detail.histLoading {
+		t.Error("the details wait for a history the store does not keep")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 )
 
@@ -25,7 +26,7 @@ func (m Model) View() tea.View {
 
 // render builds the screen's content.
 func (m Model) render() string {
-	if m.quitting {
+	if m.screen == screenQuitting {
 		return ""
 	}
 	parts := []string{m.headerView()}
@@ -33,27 +34,27 @@ func (m Model) render() string {
 		parts = append(parts, m.pane.View())
 	}
 	var body string
-	switch {
-	case m.showDialog:
+	switch s := m.screen; {
+	case s.dialog():
 		// The dialog stands alone over an empty body: fragments of the
 		// table around it would only distract.
-	case m.showHelp:
+	case s.help():
 		body = m.help.View()
-	case m.showDetail:
+	case s.detail():
 		body = m.detail.View()
 	default:
 		body = m.table.View()
 	}
 	parts = append(parts, fit(body, m.bodyHeight()))
-	if m.filtering || m.table.filter != "" {
+	if m.filterShown() {
 		parts = append(parts, m.filterView())
 	}
 	parts = append(parts, m.status.View(), m.help.Short(m.keys))
-	screen := strings.Join(parts, "\n")
-	if m.showDialog {
-		screen = overlay(screen, m.dialog.View(), m.width, m.height)
+	out := strings.Join(parts, "\n")
+	if m.screen.dialog() {
+		out = overlay(out, m.dialog.View(), m.width, m.height)
 	}
-	return screen
+	return out
 }
 
 // headerView is the title line: the name, the DEMO and READ-ONLY badges, and
@@ -79,7 +80,7 @@ func (m Model) headerView() string {
 	if m.rows.len() == 1 {
 		count = "1 lease"
 	}
-	right := s.Dim.Render(fmt.Sprintf("%s · sort %s %s · operator:%s", count, m.table.sortBy.name(), order, safetext.Clean(name)))
+	right := s.Dim.Render(fmt.Sprintf("%s · sort %s %s · %s", count, m.table.sortBy.name(), order, safetext.Clean(lease.OperatorHolder(name))))
 	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		return ansi.Truncate(left+" "+right, m.width, safetext.Ellipsis)
@@ -91,7 +92,7 @@ func (m Model) headerView() string {
 // kept.
 func (m Model) filterView() string {
 	count := m.styles.Dim.Render(fmt.Sprintf("  %d of %d", len(m.table.index), m.table.total))
-	if m.filtering {
+	if m.screen == screenFilter {
 		return ansi.Truncate(m.filter.View()+count, m.width, "")
 	}
 	return ansi.Truncate(m.styles.Dim.Render("/ ")+safetext.Clean(m.table.filter)+count+m.styles.Dim.Render(" · esc clears"), m.width, safetext.Ellipsis)

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/leasectl/leasectl/stores"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -47,15 +45,15 @@ func goldenConsole(t *testing.T, w, hgt int) *harness {
 	if err := staging.Delete(t.Context(), "exports/evil"); err != nil {
 		t.Fatal(err)
 	}
-	down := Source{Name: "broken", Kind: "etcd", Connect: func(context.Context) (stores.Store, func() error, error) {
+	down := Source{Name: "broken", Kind: "etcd", Connect: func(context.Context) (Backend, func() error, error) {
 		return nil, nil, errors.New("etcd: dial 10.0.0.9:2379: connection refused")
 	}}
+	r := newRig(t, &auditLog{})
 	opts := Options{
-		Sources: []Source{source("prod", listOnlyHistory{prod, prod}), down, source("staging", listOnly{staging})},
+		Sources: []Source{r.source("prod", listOnlyHistory{prod, prod}), down, r.source("staging", listOnly{staging})},
 		Demo:    true,
-		Auditor: &auditLog{},
 	}
-	return newHarness(t, opts, w, hgt)
+	return newHarness(t, r, opts, w, hgt)
 }
 
 func TestViewGolden(t *testing.T) {
@@ -118,7 +116,8 @@ func TestViewNeverEmitsStoreEscapes(t *testing.T) {
 	}
 	for name, steps := range screens {
 		t.Run(name+"/plain", func(t *testing.T) {
-			h := newHarness(t, Options{Sources: []Source{source("prod", listOnly{newStore(t)})}, Auditor: &auditLog{}}, 120, 40)
+			r := newRig(t, &auditLog{})
+			h := newHarness(t, r, Options{Sources: []Source{r.source("prod", listOnly{newStore(t)})}}, 120, 40)
 			h.m.setStyles(plainStyles())
 			steps(h)
 			// The only styling left is the text input's block cursor.
@@ -131,7 +130,8 @@ func TestViewNeverEmitsStoreEscapes(t *testing.T) {
 			}
 		})
 		t.Run(name+"/styled", func(t *testing.T) {
-			h := newHarness(t, Options{Sources: []Source{source("prod", listOnly{newStore(t)})}, Auditor: &auditLog{}}, 120, 40)
+			r := newRig(t, &auditLog{})
+			h := newHarness(t, r, Options{Sources: []Source{r.source("prod", listOnly{newStore(t)})}}, 120, 40)
 			steps(h)
 			out := h.m.View().Content
 			for i := 0; i < len(out); i++ {

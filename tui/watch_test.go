@@ -28,7 +28,8 @@ func TestWatchEvents(t *testing.T) {
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
 	st := &chanStore{Store: mem, ch: make(chan stores.Event, 16)}
-	h := newHarness(t, Options{Sources: []Source{source("w", st)}, Auditor: &auditLog{}}, 120, 30, withAsync())
+	r := newRig(t, &auditLog{})
+	h := newHarness(t, r, Options{Sources: []Source{r.source("w", st)}}, 120, 30, withAsync())
 	s := func(m Model) *storeState { return m.byName["w"] }
 	h.waitFor("the watch", func(m Model) bool { return s(m).watching })
 
@@ -79,8 +80,8 @@ func TestWatchEvents(t *testing.T) {
 
 func TestWatchMemoryStore(t *testing.T) {
 	st := newStore(t)
-	audit := &auditLog{}
-	h := newHarness(t, Options{Sources: []Source{source("prod", st)}, Auditor: audit}, 120, 40, withAsync())
+	r := newRig(t, &auditLog{})
+	h := newHarness(t, r, Options{Sources: []Source{r.source("prod", st)}}, 120, 40, withAsync())
 	h.waitFor("the snapshot", func(m Model) bool {
 		return m.byName["prod"].conn == connLive && m.rows.count["prod"] == len(fixture)
 	})
@@ -110,7 +111,7 @@ func TestWatchMemoryStore(t *testing.T) {
 		t.Errorf("the dialog does not warn of the change:\n%s", h.screen())
 	}
 	h.press("enter")
-	h.waitFor("the outcome", func(m Model) bool { return !m.showDialog })
+	h.waitFor("the outcome", func(m Model) bool { return !m.screen.dialog() })
 	if got := h.statusText(); !strings.HasPrefix(got, "changed since you looked: prod/exports/invoices is now held by node-w") {
 		t.Errorf("status = %q", got)
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/leasectl/leasectl/demo"
-	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores/memory"
 	"github.com/leasectl/leasectl/tui"
 )
@@ -85,20 +85,25 @@ func run(page js.Value) error {
 		fleet.Wait() // …before its store closes
 	}()
 
+	// The same local backend as the terminal's demo: the lease core on the
+	// memory store, audited (in memory) because it refuses writes without.
+	op, err := lease.NewOperator(store, demo.StoreName, operator, lease.WithAuditor(&memoryAuditor{}), lease.WithHost(host))
+	if err != nil {
+		return fmt.Errorf("wasm: %w", err)
+	}
+	backend := tui.NewLocal(store, "", op)
 	model := tui.New(tui.Options{
 		Sources: []tui.Source{{
 			Name: demo.StoreName,
 			Kind: "memory",
-			Connect: func(context.Context) (stores.Store, func() error, error) {
+			Connect: func(context.Context) (tui.Backend, func() error, error) {
 				// The store outlives the console's session: run closes it
 				// once the fleet has stopped writing.
-				return store, func() error { return nil }, nil
+				return backend, nil, nil
 			},
 		}},
 		Demo:     true,
 		Operator: operator,
-		Auditor:  &memoryAuditor{},
-		Host:     host,
 	})
 
 	term := newTerminal(page)

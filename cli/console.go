@@ -52,7 +52,8 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.NewFile(c.AuditLog)
+	notices := make(chan string, noticeBuffer)
+	log, err := audit.NewFile(c.AuditLog, audit.WithWarn(notify(notices)))
 	if err != nil {
 		return nil, &exitError{ExitUsage, err}
 	}
@@ -84,9 +85,26 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 			Operator: c.Operator,
 			ReadOnly: c.ReadOnly,
 			Now:      env.Now,
+			Notices:  notices,
 		},
 		stop: func() {},
 	}, nil
+}
+
+// noticeBuffer is how many audit warnings wait for the console to show
+// them; more are dropped rather than block an action (the status line shows
+// one at a time anyway).
+const noticeBuffer = 8
+
+// notify returns an audit warning hook that hands each warning to the
+// console without ever blocking the audit log.
+func notify(notices chan<- string) func(string) {
+	return func(msg string) {
+		select {
+		case notices <- msg:
+		default:
+		}
+	}
 }
 
 // operatorOptions are the options of every operator the console builds: the
@@ -125,7 +143,8 @@ func localBackend(st stores.Store, name, prefix, operator string, readOnly bool,
 // audit trail, and nothing of them is worth keeping after the demo.
 func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) {
 	path := demoAuditPath()
-	log, err := audit.NewFile(path)
+	notices := make(chan string, noticeBuffer)
+	log, err := audit.NewFile(path, audit.WithWarn(notify(notices)))
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +185,7 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 			Operator: operator,
 			ReadOnly: g.readOnly,
 			Now:      env.Now,
+			Notices:  notices,
 		},
 		stop: func() {
 			cancel()

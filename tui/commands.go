@@ -27,6 +27,9 @@ type (
 	// tickMsg re-renders the countdowns once a second.
 	tickMsg struct{}
 
+	// noticeMsg carries one warning from Options.Notices.
+	noticeMsg struct{ text string }
+
 	// connectedMsg reports that a store was reached.
 	connectedMsg struct {
 		store   string
@@ -183,4 +186,20 @@ func historyCmd(sess *session, b Backend, store, key string) tea.Cmd {
 // after returns a command that delivers msg after d.
 func after(d time.Duration, msg tea.Msg) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return msg })
+}
+
+// noticeCmd waits for the next warning on ch; the model re-arms it after
+// each one. It is nil (no command) when ch is nil, and ends when ch is
+// closed.
+func noticeCmd(ch <-chan string) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		text, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return noticeMsg{text: text}
+	}
 }

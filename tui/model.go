@@ -43,6 +43,10 @@ type Options struct {
 	// Thresholds tune the skewed flag; the zero value means
 	// lease.DefaultThresholds().
 	Thresholds lease.Thresholds
+	// Notices carries warnings from outside the console — the audit log's,
+	// e.g. that it repaired a line cut short — shown in the status line as
+	// they come; nil for none. Senders must not block on it.
+	Notices <-chan string
 }
 
 // defaultOperator names an operator who gave no name, so that the console
@@ -143,7 +147,7 @@ func New(opts Options) Model {
 
 // Init dials every store and starts the clock.
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.tickCmd()}
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, m.tickCmd(), noticeCmd(m.opts.Notices)}
 	for _, s := range m.srcs {
 		cmds = append(cmds, connectCmd(m.sess, s.src, s.gen))
 	}
@@ -184,6 +188,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.dialog.SetNow(m.now)
 		}
 		cmd = m.tickCmd()
+	case noticeMsg:
+		m.status.Set(statusWarn, msg.text)
+		cmd = noticeCmd(m.opts.Notices)
 	case connectedMsg:
 		cmd = m.onConnected(msg)
 	case connectFailedMsg:

@@ -899,3 +899,15 @@ func TestHistoryNotKept(t *testing.T) {
 		t.Error("the details wait for a history the store does not keep")
 	}
 }
+
+// TestNoticesReachTheStatusLine checks that warnings from outside the
+// console (the audit log's) are shown as they come, one after another.
+func TestNoticesReachTheStatusLine(t *testing.T) {
+	r := newRig(t, &auditLog{})
+	ch := make(chan string, 2)
+	h := newHarness(t, r, Options{Notices: ch}, 100, 30, withAsync())
+	for _, text := range []string{"audit: the log ended in a line cut short", "audit: tightened the log to mode 0600"} {
+		ch <- text
+		h.waitFor(text, func(m Model) bool { return m.status.text == text && m.status.kind == statusWarn })
+	}
+}

@@ -19,16 +19,17 @@ import (
 	"github.com/leasectl/leasectl/stores/storetest"
 )
 
-var _ storetest.Deleter = (*etcd.Store)(nil)
+// capabilities are the optional capabilities an etcd store implements.
+var capabilities = storetest.Capabilities{Watch: true, History: true, Delete: true}
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) stores.Store { return newStore(t) })
+	storetest.Run(t, capabilities, func(t *testing.T) stores.Store { return newStore(t) })
 }
 
 // TestConformanceSmallPages runs the suite with three keys per page, so
 // that every List and watch snapshot of more than three keys is paginated.
 func TestConformanceSmallPages(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) stores.Store { return newStore(t, etcd.WithPageSize(3)) })
+	storetest.Run(t, capabilities, func(t *testing.T) stores.Store { return newStore(t, etcd.WithPageSize(3)) })
 }
 
 func TestNewOptions(t *testing.T) {

@@ -191,7 +191,7 @@ func TestReplicated(t *testing.T) {
 	// The whole contract on replicated buckets: reads must see the latest
 	// write, which a follower answering a direct get would not.
 	t.Run("conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) stores.Store {
+		storetest.Run(t, capabilities, func(t *testing.T) stores.Store {
 			kv := newBucketConfig(t, js, jetstream.KeyValueConfig{History: 10, Replicas: 3})
 			s, err := natskv.New(t.Context(), js, kv.Bucket())
 			if err != nil {

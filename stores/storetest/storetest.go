@@ -16,8 +16,9 @@
 // (stores.Watcher, stores.Historian, stores.Deleter) and that the store
 // behind stores.ReadOnly reads the same, keeps every capability and refuses
 // every write. Keys are valid on every backend (NATS KV's [-/_=.a-zA-Z0-9]+
-// and Consul's no-leading-slash rule); they all start with "st/" except
-// "other/" keys used to test List("").
+// and Consul's no-leading-slash rule) and start with "st/", except "other/"
+// keys used to test List("") and the odd keys of the key checks, which some
+// backends refuse.
 package storetest
 
 import (

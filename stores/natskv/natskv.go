@@ -29,6 +29,9 @@
 //     requests however many keys the bucket holds, and a snapshot that holds
 //     every write acknowledged before it started even when the consumer is
 //     placed on a lagging follower.
+//   - History reads the key's kept messages from the stream leader, one
+//     STREAM.MSG.GET each, so that it ends with the latest write (an ordered
+//     consumer on a lagging follower would not).
 //
 // A revision handed out by this driver for a live entry is never the sequence
 // of a marker, so an Update against a revision from Get, List, Create, Update
@@ -330,39 +333,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("natskv: delete %q: %w", key, err)
 	}
 	return nil
-}
-
-// History returns the values key has held that the bucket still keeps (its
-// History setting bounds them), oldest first, ending with the current value
-// when the key exists. Values written before a delete are included while the
-// bucket keeps them. Delete and purge markers are left out: the result holds
-// only writes, so the revision of every entry is one a caller can have read.
-// It returns an error matching stores.ErrNotFound when no write of key is
-// kept.
-func (s *Store) History(ctx context.Context, key string) ([]stores.Entry, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	// nats.go keeps a goroutine per watcher until its context ends.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	all, err := s.kv.History(ctx, key)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("natskv: history %q: %w: %w", key, stores.ErrNotFound, err)
-		}
-		return nil, fmt.Errorf("natskv: history %q: %w", key, err)
-	}
-	var out []stores.Entry
-	for _, e := range all {
-		if e.Operation() == jetstream.KeyValuePut {
-			out = append(out, entry(key, e.Value(), e.Revision()))
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("natskv: history %q: %w: only markers kept", key, stores.ErrNotFound)
-	}
-	return out, nil
 }
 
 // entry builds a stores.Entry; a zero-length value is returned as an empty,

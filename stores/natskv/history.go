@@ -70,6 +70,13 @@ type msgNextRequest struct {
 // sequence is seq or later, in one request. When there is none the error
 // matches stores.ErrNotFound (and jetstream.ErrMsgNotFound).
 func (s *Store) nextMessage(ctx context.Context, subject string, seq uint64) (rawMessage, error) {
+	return s.getMessage(ctx, msgNextRequest{Seq: seq, NextBySubject: subject})
+}
+
+// getMessage sends one STREAM.MSG.GET request with any body the API takes
+// and decodes the message the stream leader returns. When there is none the
+// error matches stores.ErrNotFound (and jetstream.ErrMsgNotFound).
+func (s *Store) getMessage(ctx context.Context, request any) (rawMessage, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		if d := s.js.Options().DefaultTimeout; d > 0 {
 			var cancel context.CancelFunc
@@ -77,7 +84,7 @@ func (s *Store) nextMessage(ctx context.Context, subject string, seq uint64) (ra
 			defer cancel()
 		}
 	}
-	req, err := json.Marshal(msgNextRequest{Seq: seq, NextBySubject: subject})
+	req, err := json.Marshal(request)
 	if err != nil {
 		return rawMessage{}, err
 	}

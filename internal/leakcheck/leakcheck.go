@@ -16,7 +16,14 @@ const settle = 10 * time.Second
 // goroutines falls back to at most want within a generous deadline.
 func Goroutines(t testing.TB, want int) {
 	t.Helper()
-	deadline := time.Now().Add(settle)
+	goroutines(t, want, settle)
+}
+
+// goroutines is Goroutines with the deadline as a parameter, so that the
+// package's own test can watch it fail without waiting ten seconds.
+func goroutines(t testing.TB, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		n := runtime.NumGoroutine()
 		if n <= want {

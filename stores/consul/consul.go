@@ -26,16 +26,18 @@
 // silently reach another key), contain a non-printable character (the agent
 // refuses such paths), or be invalid UTF-8 (JSON would rewrite it).
 // Such keys fail with stores.ErrInvalidKey before anything is sent.
+//
+// New wraps an api client the caller builds; Dial builds one from a Config
+// (address, token, TLS, with Consul's environment variables as defaults) and
+// checks that the agent answers.
 package consul
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +52,7 @@ import (
 var (
 	_ stores.Store   = (*Store)(nil)
 	_ stores.Watcher = (*Store)(nil)
+	_ stores.Deleter = (*Store)(nil)
 )
 
 // ErrPermissionDenied means the agent refused the request because of its
@@ -58,12 +61,8 @@ var (
 // prefix. The agent's own message is wrapped alongside it.
 var ErrPermissionDenied = errors.New("consul: permission denied by ACLs")
 
-// Defaults.
+// Watch defaults and limits.
 const (
-	// DefaultAddress is the agent's address when neither Config.Address nor
-	// $CONSUL_HTTP_ADDR is set: the local agent, as every Consul tool assumes.
-	DefaultAddress = "127.0.0.1:8500"
-
 	// DefaultWatchWait is how long a watch's blocking query waits for a
 	// change before asking again: Consul's recommended ~5m keeps idle
 	// watches to one request per key prefix every few minutes.
@@ -84,16 +83,11 @@ const (
 	// blockingSlack is added to the wait (and Consul's wait/16 jitter) to
 	// bound each blocking query, so a silently dead connection is noticed.
 	blockingSlack = 15 * time.Second
-
-	// maxIdleConnsPerHost lets Dial's client keep one connection per
-	// concurrent caller (many leases of one process, the console's watches)
-	// instead of the api default of GOMAXPROCS+1, which makes every extra
-	// concurrent request open and close a socket.
-	maxIdleConnsPerHost = 64
 )
 
-// Store is a stores.Store and stores.Watcher on a Consul agent's KV store. It
-// is safe for concurrent use.
+// Store is a stores.Store on a Consul agent's KV store, with the optional
+// capabilities stores.Watcher, stores.Deleter and stores.KeyChecker. It is
+// safe for concurrent use.
 type Store struct {
 	client   *api.Client
 	kv       *api.KV
@@ -149,112 +143,6 @@ func New(client *api.Client, opts ...Option) (*Store, error) {
 		}
 	}
 	return s, nil
-}
-
-// Config says how to reach a Consul agent. Empty fields follow Consul's own
-// conventions: the api client reads $CONSUL_HTTP_ADDR, $CONSUL_HTTP_TOKEN,
-// $CONSUL_HTTP_TOKEN_FILE, $CONSUL_HTTP_SSL and $CONSUL_CACERT and friends,
-// like the consul command does.
-type Config struct {
-	// Address is host:port, or a URL with an http:// or https:// scheme.
-	// Default: $CONSUL_HTTP_ADDR, then DefaultAddress.
-	Address string
-	// Scheme is "http" or "https"; default "http", or "https" when TLS is
-	// configured.
-	Scheme string
-	// Token is the ACL token sent with every request.
-	Token string
-	// TLS configures HTTPS to the agent.
-	TLS TLSConfig
-	// Datacenter is the datacenter to query; default: the agent's own.
-	Datacenter string
-}
-
-// TLSConfig configures HTTPS to the agent: either files or a ready
-// *tls.Config, not both.
-type TLSConfig struct {
-	// CAFile is a PEM bundle of the CAs that sign the agent's certificate.
-	CAFile string
-	// CertFile is the client certificate (PEM), for an agent that verifies
-	// incoming connections; it needs KeyFile.
-	CertFile string
-	// KeyFile is the client certificate's private key (PEM).
-	KeyFile string
-	// Config, when set, is used as is (cloned); the file fields must then be
-	// empty.
-	Config *tls.Config
-}
-
-func (t TLSConfig) enabled() bool {
-	return t.Config != nil || t.CAFile != "" || t.CertFile != "" || t.KeyFile != ""
-}
-
-// Dial builds a client for the agent described by cfg and returns a Store on
-// it, after checking within ctx that the agent answers and knows a cluster
-// leader, so that a wrong address or a dead agent fails here with a clear
-// error rather than at the first lease operation.
-func Dial(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
-	ac, err := cfg.apiConfig()
-	if err != nil {
-		return nil, err
-	}
-	client, err := api.NewClient(ac)
-	if err != nil {
-		return nil, fmt.Errorf("consul: dial %s: %w", ac.Address, err)
-	}
-	s, err := New(client, opts...)
-	if err != nil {
-		return nil, err
-	}
-	leader, err := client.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("consul: dial %s: %w", ac.Address, classify(err))
-	}
-	if leader == "" {
-		return nil, fmt.Errorf("consul: dial %s: the agent knows no cluster leader", ac.Address)
-	}
-	return s, nil
-}
-
-// apiConfig turns cfg into the api client's configuration.
-func (cfg Config) apiConfig() (*api.Config, error) {
-	ac := api.DefaultConfig() // pooled transport; reads the CONSUL_* environment
-	ac.Address = cfg.Address
-	if ac.Address == "" {
-		ac.Address = os.Getenv(api.HTTPAddrEnvName)
-	}
-	if ac.Address == "" {
-		ac.Address = DefaultAddress
-	}
-	switch cfg.Scheme {
-	case "":
-		if cfg.TLS.enabled() {
-			ac.Scheme = "https"
-		}
-	case "http", "https":
-		ac.Scheme = cfg.Scheme
-	default:
-		return nil, fmt.Errorf("consul: scheme %q: want http or https", cfg.Scheme)
-	}
-	if cfg.Token != "" {
-		ac.Token = cfg.Token
-	}
-	ac.Datacenter = cfg.Datacenter
-	ac.Transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
-	if t := cfg.TLS; t.Config != nil {
-		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" {
-			return nil, errors.New("consul: tls: set either a *tls.Config or files, not both")
-		}
-		ac.Transport.TLSClientConfig = t.Config.Clone()
-	} else if t.enabled() {
-		if (t.CertFile == "") != (t.KeyFile == "") {
-			return nil, errors.New("consul: tls: a client certificate needs both a cert and a key file")
-		}
-		ac.TLSConfig.CAFile = t.CAFile
-		ac.TLSConfig.CertFile = t.CertFile
-		ac.TLSConfig.KeyFile = t.KeyFile
-	}
-	return ac, nil
 }
 
 // Get returns the latest value of key and its revision (ModifyIndex),

@@ -19,14 +19,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) stores.Store { return newStore(t) })
-}
-
-func TestDeleterCapability(t *testing.T) {
-	var s stores.Store = newStore(t)
-	if _, ok := s.(storetest.Deleter); !ok {
-		t.Fatalf("%T does not implement storetest.Deleter", s)
-	}
+	storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true},
+		func(t *testing.T) stores.Store { return newStore(t) })
 }
 
 // TestWriteRevisionIsOwnWrite checks that the revision Create and Update

@@ -35,8 +35,10 @@ import (
 )
 
 var (
-	_ stores.Store   = (*Store)(nil)
-	_ stores.Watcher = (*Store)(nil)
+	_ stores.Store     = (*Store)(nil)
+	_ stores.Watcher   = (*Store)(nil)
+	_ stores.Historian = (*Store)(nil)
+	_ stores.Deleter   = (*Store)(nil)
 )
 
 const (
@@ -58,7 +60,8 @@ const (
 	listAttempts = 3
 )
 
-// Store is a stores.Store and stores.Watcher backed by etcd. It is safe for
+// Store is a stores.Store backed by etcd, with the optional capabilities
+// stores.Watcher, stores.Historian and stores.Deleter. It is safe for
 // concurrent use.
 type Store struct {
 	cli      *clientv3.Client

@@ -22,6 +22,7 @@ var ErrClosed = errors.New("memory: store is closed")
 var (
 	_ stores.Store   = (*Store)(nil)
 	_ stores.Watcher = (*Store)(nil)
+	_ stores.Deleter = (*Store)(nil)
 )
 
 // Store is an in-memory key-value store. The zero value is not usable; call

@@ -12,8 +12,6 @@ import (
 	"github.com/leasectl/leasectl/stores/storetest"
 )
 
-var _ storetest.Deleter = (*memory.Store)(nil)
-
 func newStore(t *testing.T) *memory.Store {
 	t.Helper()
 	s := memory.New()
@@ -26,7 +24,8 @@ func newStore(t *testing.T) *memory.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) stores.Store { return newStore(t) })
+	storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true},
+		func(t *testing.T) stores.Store { return newStore(t) })
 }
 
 // TestRevisions pins the store-wide counter: it starts at 1, every write and

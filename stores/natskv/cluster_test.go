@@ -188,10 +188,39 @@ func TestReplicated(t *testing.T) {
 		}
 	})
 
+	// History right after a write must hold it, whichever server answers:
+	// an ordered consumer (nats.go's kv.History) is placed on a random peer
+	// of the stream, and a follower may not have applied the write yet.
+	t.Run("history after write", func(t *testing.T) {
+		const rounds = 100
+		missed := 0
+		for round := range rounds {
+			key := fmt.Sprintf("hist/%d", round)
+			var rev uint64
+			for step := range 2 {
+				if step == 0 {
+					rev = mustCreate(t, s, key, []byte("created"))
+				} else {
+					rev = mustUpdate(t, s, key, []byte("updated"), rev)
+				}
+				h, err := s.History(t.Context(), key)
+				if err != nil || len(h) == 0 || h[len(h)-1].Revision != rev {
+					missed++
+					if missed <= 3 {
+						t.Errorf("round %d: History(%q) = %v, %v, want it to end with revision %d", round, key, h, err, rev)
+					}
+				}
+			}
+		}
+		if missed > 0 {
+			t.Errorf("History missed the write just made in %d of %d reads", missed, 2*rounds)
+		}
+	})
+
 	// The whole contract on replicated buckets: reads must see the latest
 	// write, which a follower answering a direct get would not.
 	t.Run("conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) stores.Store {
+		storetest.Run(t, capabilities, func(t *testing.T) stores.Store {
 			kv := newBucketConfig(t, js, jetstream.KeyValueConfig{History: 10, Replicas: 3})
 			s, err := natskv.New(t.Context(), js, kv.Bucket())
 			if err != nil {

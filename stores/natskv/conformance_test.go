@@ -4,16 +4,18 @@ import (
 	"testing"
 
 	"github.com/leasectl/leasectl/stores"
-	"github.com/leasectl/leasectl/stores/natskv"
 	"github.com/leasectl/leasectl/stores/storetest"
 )
 
-var _ storetest.Deleter = (*natskv.Store)(nil)
+// capabilities are the optional capabilities a NATS KV store implements.
+// History is bounded by the bucket's History setting: the suite's buckets
+// keep ten values per key, more than the three the suite needs.
+var capabilities = storetest.Capabilities{Watch: true, History: true, Delete: true}
 
 // TestConformance runs the shared store suite, each subtest on a fresh bucket
 // of the suite's server.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) stores.Store {
+	storetest.Run(t, capabilities, func(t *testing.T) stores.Store {
 		return newFixture(t).store
 	})
 }

@@ -108,7 +108,7 @@ func TestWireFormat(t *testing.T) {
 			t.Errorf("%s: stored subject = %q, want %q", step, m.Subject, "$KV."+f.kv.Bucket()+"."+key)
 		}
 	}
-	// SPEC §2's examples, byte for byte.
+	// The record examples of docs/design.md §2, byte for byte.
 	wantRaw("acquire", `{"holder_id":"node-a","acquired_at_unix":1718000000,"expires_at_unix":1718000300}`)
 	now.Store(1718000042)
 	if err := g.Complete(ctx, lease.CursorFromRevision(42)); err != nil {

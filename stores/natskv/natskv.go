@@ -29,6 +29,9 @@
 //     requests however many keys the bucket holds, and a snapshot that holds
 //     every write acknowledged before it started even when the consumer is
 //     placed on a lagging follower.
+//   - History reads the key's kept messages from the stream leader, one
+//     STREAM.MSG.GET each, so that it ends with the latest write (an ordered
+//     consumer on a lagging follower would not).
 //
 // A revision handed out by this driver for a live entry is never the sequence
 // of a marker, so an Update against a revision from Get, List, Create, Update
@@ -36,11 +39,13 @@
 // The one exception is the revision an EventDelete carries: JetStream cannot
 // tell a CAS against a marker's sequence from any other, so Update with that
 // revision writes over the marker (the caller has seen the deletion).
+//
+// New opens a bucket through a JetStream context the caller owns; Dial
+// connects (credentials, TLS, reconnects) and owns the connection it opens.
 package natskv
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"regexp"
@@ -55,8 +60,10 @@ import (
 )
 
 var (
-	_ stores.Store   = (*Store)(nil)
-	_ stores.Watcher = (*Store)(nil)
+	_ stores.Store     = (*Store)(nil)
+	_ stores.Watcher   = (*Store)(nil)
+	_ stores.Historian = (*Store)(nil)
+	_ stores.Deleter   = (*Store)(nil)
 )
 
 const (
@@ -69,10 +76,6 @@ const (
 	// burst of changes without making the consumer's callback wait.
 	watchBuffer = 64
 
-	// createHistory is the History of a bucket that Dial creates (Config.Create,
-	// tests and demos only): enough revisions for the console's history view.
-	createHistory = 10
-
 	// casRetryMin, casRetryMax and casInFlightAttempts pace the repeats of
 	// a write refused with 10164: a write in flight lands within a round of
 	// replication, a few milliseconds, and ten attempts wait about a quarter
@@ -80,10 +83,6 @@ const (
 	casRetryMin         = time.Millisecond
 	casRetryMax         = 50 * time.Millisecond
 	casInFlightAttempts = 10
-
-	// defaultName is the connection name Dial reports to the server, shown in
-	// its monitoring endpoints.
-	defaultName = "leasectl"
 
 	// Header names and values of KV markers, as nats.go and async-nats write
 	// them.
@@ -95,8 +94,9 @@ const (
 // validBucket mirrors nats.go's bucket name rule.
 var validBucket = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
-// Store is a stores.Store (and stores.Watcher) on one JetStream KV bucket. It
-// is safe for concurrent use.
+// Store is a stores.Store on one JetStream KV bucket, with the optional
+// capabilities stores.Watcher, stores.Historian, stores.Deleter and
+// stores.KeyChecker. It is safe for concurrent use.
 type Store struct {
 	js     jetstream.JetStream
 	kv     jetstream.KeyValue
@@ -175,125 +175,6 @@ func New(ctx context.Context, js jetstream.JetStream, bucket string, opts ...Opt
 		subjectPrefix: "$KV." + bucket + ".",
 		watchRetry:    o.watchRetry,
 	}, nil
-}
-
-// Config says how Dial connects. Secrets are given as files or values read
-// from the environment by the caller, never stored in the configuration file.
-type Config struct {
-	// URL is the server URL, or a comma-separated list of them
-	// (default nats.DefaultURL).
-	URL string
-	// Bucket is the KV bucket holding the leases.
-	Bucket string
-	// CredsFile is a user credentials file (JWT and NKey seed).
-	CredsFile string
-	// Token is an authentication token.
-	Token string
-	// NKeyFile is a file holding an NKey seed.
-	NKeyFile string
-	// TLS, when set, is the TLS configuration of the connection.
-	TLS *tls.Config
-	// Name is the connection name reported to the server (default "leasectl").
-	Name string
-	// Create creates the bucket when it is missing. For tests and demos
-	// only: a fleet's bucket is provisioned with its replicas and limits.
-	Create bool
-}
-
-// Dial connects to NATS as cfg says and opens the bucket. The connection
-// reconnects without limit; Close drains it.
-func Dial(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
-	if cfg.Bucket == "" {
-		return nil, errors.New("natskv: config: bucket is required")
-	}
-	auth := 0
-	for _, set := range []bool{cfg.CredsFile != "", cfg.Token != "", cfg.NKeyFile != ""} {
-		if set {
-			auth++
-		}
-	}
-	if auth > 1 {
-		return nil, errors.New("natskv: config: set at most one of creds, token and nkey")
-	}
-	url := cfg.URL
-	if url == "" {
-		url = nats.DefaultURL
-	}
-	name := cfg.Name
-	if name == "" {
-		name = defaultName
-	}
-	closed := make(chan struct{})
-	nopts := []nats.Option{
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
-	}
-	switch {
-	case cfg.CredsFile != "":
-		nopts = append(nopts, nats.UserCredentials(cfg.CredsFile))
-	case cfg.Token != "":
-		nopts = append(nopts, nats.Token(cfg.Token))
-	case cfg.NKeyFile != "":
-		opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("natskv: config: nkey: %w", err)
-		}
-		nopts = append(nopts, opt)
-	}
-	if cfg.TLS != nil {
-		nopts = append(nopts, nats.Secure(cfg.TLS))
-	}
-	nc, err := nats.Connect(url, nopts...)
-	if err != nil {
-		return nil, fmt.Errorf("natskv: connect %s: %w", url, err)
-	}
-	fail := func(err error) (*Store, error) {
-		nc.Close()
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fail(fmt.Errorf("natskv: jetstream: %w", err))
-	}
-	if cfg.Create {
-		_, err := js.KeyValue(ctx, cfg.Bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: cfg.Bucket, History: createHistory})
-			if errors.Is(err, jetstream.ErrBucketExists) {
-				err = nil // created meanwhile by someone else
-			}
-		}
-		if err != nil {
-			return fail(fmt.Errorf("natskv: create bucket %q: %w", cfg.Bucket, err))
-		}
-	}
-	s, err := New(ctx, js, cfg.Bucket, opts...)
-	if err != nil {
-		return fail(err)
-	}
-	s.nc = nc
-	s.ncClosed = closed
-	return s, nil
-}
-
-// Close drains and closes the connection when Dial opened it, waiting until
-// it is closed; it does nothing for a Store made by New. Watches end with
-// their contexts, or when the connection closes.
-func (s *Store) Close() error {
-	if s.nc == nil {
-		return nil
-	}
-	s.closeOnce.Do(func() {
-		if err := s.nc.Drain(); err != nil {
-			s.nc.Close()
-			if !errors.Is(err, nats.ErrConnectionClosed) {
-				s.closeErr = fmt.Errorf("natskv: close: %w", err)
-			}
-		}
-		<-s.ncClosed
-	})
-	return s.closeErr
 }
 
 // Bucket returns the name of the store's bucket.
@@ -452,37 +333,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("natskv: delete %q: %w", key, err)
 	}
 	return nil
-}
-
-// History returns the values key has held that the bucket still keeps (its
-// History setting), oldest first. Delete and purge markers are left out: the
-// result holds only writes, so the revision of every entry is one a caller
-// can have read. It returns an error matching stores.ErrNotFound when no
-// write of key is kept.
-func (s *Store) History(ctx context.Context, key string) ([]stores.Entry, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	// nats.go keeps a goroutine per watcher until its context ends.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	all, err := s.kv.History(ctx, key)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("natskv: history %q: %w: %w", key, stores.ErrNotFound, err)
-		}
-		return nil, fmt.Errorf("natskv: history %q: %w", key, err)
-	}
-	var out []stores.Entry
-	for _, e := range all {
-		if e.Operation() == jetstream.KeyValuePut {
-			out = append(out, entry(key, e.Value(), e.Revision()))
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("natskv: history %q: %w: only markers kept", key, stores.ErrNotFound)
-	}
-	return out, nil
 }
 
 // entry builds a stores.Entry; a zero-length value is returned as an empty,

@@ -414,7 +414,8 @@ func TestListEmptyBucket(t *testing.T) {
 	}
 }
 
-// TestHistory checks that History keeps only writes, oldest first.
+// TestHistory checks that History keeps only writes, oldest first, values
+// from before a delete included, and what it costs.
 func TestHistory(t *testing.T) {
 	f := newFixture(t)
 	const key = "h/a"
@@ -428,9 +429,15 @@ func TestHistory(t *testing.T) {
 	}
 	r3 := mustCreate(t, f.store, key, []byte("3"))
 	mustCreate(t, f.store, "h/ab", []byte("other key"))
+	before := outMsgs(f.nc)
 	got, err := f.store.History(t.Context(), key)
 	if err != nil {
 		t.Fatalf("History(%q) = %v", key, err)
+	}
+	// One request for the key's last message, one per message kept: three
+	// writes and the delete marker.
+	if n := outMsgs(f.nc) - before; n != 5 {
+		t.Errorf("History(%q) made %d requests, want 5", key, n)
 	}
 	want := []stores.Entry{{Key: key, Value: []byte("1"), Revision: r1}, {Key: key, Value: []byte{}, Revision: r2}, {Key: key, Value: []byte("3"), Revision: r3}}
 	if !slices.EqualFunc(got, want, func(a, b stores.Entry) bool {

@@ -1,20 +1,24 @@
 // Package storetest is the conformance suite for stores.Store drivers, in the
-// spirit of testing/fstest.TestFS. A driver's test calls Run with a function
-// that opens the driver on an empty key space:
+// spirit of testing/fstest.TestFS. A driver's test calls Run with the
+// optional capabilities it implements and a function that opens the driver
+// on an empty key space:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) stores.Store {
-//			return openOnFreshBucket(t)
-//		})
+//		storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true},
+//			func(t *testing.T) stores.Store { return openOnFreshBucket(t) })
 //	}
 //
-// The suite checks the contract of stores.Store (and of stores.Watcher and
-// Deleter when a store offers them): not-found and zero-length values,
-// create-only writes, compare-and-swap updates, listing by prefix, binary
-// values, goroutines racing one key, and a random concurrent history checked
-// for linearizability with porcupine. Keys are valid on every backend (NATS
-// KV's [-/_=.a-zA-Z0-9]+ and Consul's no-leading-slash rule); they all start
-// with "st/" except one "other/" key used to test List("").
+// The suite checks the contract of stores.Store: not-found and zero-length
+// values, create-only writes, compare-and-swap updates, listing by prefix,
+// binary values, goroutines racing one key, a random concurrent history
+// checked for linearizability with porcupine, and that stores.CheckKey agrees
+// with what the store accepts. It checks the declared optional capabilities
+// (stores.Watcher, stores.Historian, stores.Deleter) and that the store
+// behind stores.ReadOnly reads the same, keeps every capability and refuses
+// every write. Keys are valid on every backend (NATS KV's [-/_=.a-zA-Z0-9]+
+// and Consul's no-leading-slash rule) and start with "st/", except "other/"
+// keys used to test List("") and the odd keys of the key checks, which some
+// backends refuse.
 package storetest
 
 import (
@@ -23,60 +27,182 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/leasectl/leasectl/stores"
 )
 
-// Deleter is the optional capability of a store to delete a key outright, as
-// a NATS purge or an etcd delete does. When a store implements it, Run checks
-// that a deleted key reads as absent, is not listed, refuses an update, and
-// can be created again.
-type Deleter interface {
-	// Delete removes key; a later Create of key succeeds.
-	Delete(ctx context.Context, key string) error
+// Capabilities declares which optional capabilities of package stores a
+// driver implements. The declaration must be exact: Run fails when a
+// declared capability cannot be found with stores.AsWatcher, AsHistorian or
+// AsDeleter (a wrapper that hides it would otherwise pass unnoticed), and
+// when a capability that is present is not declared (it would go
+// unchecked). The checks of an undeclared capability are not run; Run logs
+// their names.
+type Capabilities struct {
+	// Watch declares stores.Watcher.
+	Watch bool
+	// History declares stores.Historian.
+	History bool
+	// Delete declares stores.Deleter.
+	Delete bool
 }
 
-// Run runs the conformance suite, one named subtest per property. Every call
-// to newStore must return a store on an empty key space (a fresh server,
-// bucket or namespace, or a wiped one); newStore registers its own cleanup
-// with t.Cleanup. Subtests run sequentially, so drivers may share one server.
-func Run(t *testing.T, newStore func(t *testing.T) stores.Store) {
-	t.Helper()
-	for _, tc := range []struct {
+// String lists the declared capabilities, e.g. "{Watch Delete}".
+func (c Capabilities) String() string {
+	return "{" + strings.Join(c.names(), " ") + "}"
+}
+
+// names returns the names of the declared capabilities.
+func (c Capabilities) names() []string {
+	var names []string
+	for _, f := range []struct {
 		name string
-		fn   func(t *testing.T, s stores.Store)
-	}{
-		{"get/missing", testGetMissing},
-		{"create/then-get", testCreateThenGet},
-		{"create/twice", testCreateTwice},
-		{"update/current", testUpdateCurrent},
-		{"update/stale", testUpdateStale},
-		{"update/missing", testUpdateMissing},
-		{"update/rev-zero", testUpdateRevZero},
-		{"update/same-read", testUpdateSameRead},
-		{"revision/per-key", testRevisionPerKey},
-		{"empty-value", testEmptyValue},
-		{"binary-value", testBinaryValue},
-		{"values-copied", testValuesCopied},
-		{"delete/recreate", testDeleteRecreate},
-		{"list/prefix", testListPrefix},
-		{"list/many", testListMany},
-		{"invalid-key", testInvalidKey},
-		{"context/canceled", testContextCanceled},
-		{"race/create", testRaceCreate},
-		{"race/update", testRaceUpdate},
-		{"linearizable", testLinearizable},
-		{"watch/snapshot-then-changes", testWatchSnapshotThenChanges},
-		{"watch/all-keys", testWatchAllKeys},
-		{"watch/cancel", testWatchCancel},
-		{"watch/burst", testWatchBurst},
-		{"watch/delete", testWatchDelete},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
+		set  bool
+	}{{"Watch", c.Watch}, {"History", c.History}, {"Delete", c.Delete}} {
+		if f.set {
+			names = append(names, f.name)
+		}
+	}
+	return names
+}
+
+// covers reports whether c declares every capability that need declares.
+func (c Capabilities) covers(need Capabilities) bool {
+	return (c.Watch || !need.Watch) && (c.History || !need.History) && (c.Delete || !need.Delete)
+}
+
+// capabilitiesOf returns the capabilities that s, or a store it wraps,
+// implements, as the stores lookups find them.
+func capabilitiesOf(s stores.Store) Capabilities {
+	_, watch := stores.AsWatcher(s)
+	_, history := stores.AsHistorian(s)
+	_, del := stores.AsDeleter(s)
+	return Capabilities{Watch: watch, History: history, Delete: del}
+}
+
+// check is one named property of the suite, run on a fresh store when the
+// driver declares every capability it needs.
+type check struct {
+	name  string
+	needs Capabilities
+	fn    func(t *testing.T, s stores.Store)
+}
+
+// Run runs the conformance suite, one named subtest per property, for a
+// driver that implements the optional capabilities caps declares. Every
+// call to newStore must return a store on an empty key space (a fresh
+// server, bucket or namespace, or a wiped one); newStore registers its own
+// cleanup with t.Cleanup. Subtests run sequentially, so drivers may share
+// one server.
+//
+// The "capabilities" subtest fails unless caps is exactly what the store
+// implements. The checks of a capability caps does not declare are not run
+// (they are named in the log, not skipped: CI must not show them as passed
+// or skipped). A driver that bounds what History returns must keep at least
+// the three most recent values of a key.
+func Run(t *testing.T, caps Capabilities, newStore func(t *testing.T) stores.Store) {
+	t.Helper()
+	t.Run("capabilities", func(t *testing.T) {
+		testCapabilities(t, caps, newStore(t))
+	})
+	var notRun []string
+	for _, c := range checks(caps) {
+		if !caps.covers(c.needs) {
+			notRun = append(notRun, fmt.Sprintf("%s (needs %v)", c.name, c.needs))
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			c.fn(t, newStore(t))
 		})
+	}
+	if len(notRun) > 0 {
+		t.Logf("storetest: capabilities declared %v; not run, as their capability is not declared: %s",
+			caps, strings.Join(notRun, ", "))
+	}
+}
+
+// checks returns the suite. The read-only checks compare the store with
+// its wrapped self, and need to know what it declares.
+func checks(caps Capabilities) []check {
+	var (
+		watch   = Capabilities{Watch: true}
+		history = Capabilities{History: true}
+		del     = Capabilities{Delete: true}
+	)
+	return []check{
+		{"get/missing", Capabilities{}, testGetMissing},
+		{"create/then-get", Capabilities{}, testCreateThenGet},
+		{"create/twice", Capabilities{}, testCreateTwice},
+		{"update/current", Capabilities{}, testUpdateCurrent},
+		{"update/stale", Capabilities{}, testUpdateStale},
+		{"update/missing", Capabilities{}, testUpdateMissing},
+		{"update/rev-zero", Capabilities{}, testUpdateRevZero},
+		{"update/same-read", Capabilities{}, testUpdateSameRead},
+		{"revision/per-key", Capabilities{}, testRevisionPerKey},
+		{"empty-value", Capabilities{}, testEmptyValue},
+		{"binary-value", Capabilities{}, testBinaryValue},
+		{"values-copied", Capabilities{}, testValuesCopied},
+		{"list/prefix", Capabilities{}, testListPrefix},
+		{"list/many", Capabilities{}, testListMany},
+		{"key-check/agrees-with-writes", Capabilities{}, func(t *testing.T, s stores.Store) {
+			testKeyCheckAgrees(t, caps, s)
+		}},
+		{"context/canceled", Capabilities{}, testContextCanceled},
+		{"race/create", Capabilities{}, testRaceCreate},
+		{"race/update", Capabilities{}, testRaceUpdate},
+		{"linearizable", Capabilities{}, testLinearizable},
+		{"delete/recreate", del, testDeleteRecreate},
+		{"delete/missing", del, testDeleteMissing},
+		{"history/order", history, testHistoryOrder},
+		{"history/single", history, testHistorySingle},
+		{"history/bounded", history, testHistoryBounded},
+		{"history/missing", history, testHistoryMissing},
+		{"history/recreated", Capabilities{History: true, Delete: true}, testHistoryRecreated},
+		{"history/context-canceled", history, testHistoryCanceled},
+		{"watch/snapshot-then-changes", watch, testWatchSnapshotThenChanges},
+		{"watch/all-keys", watch, testWatchAllKeys},
+		{"watch/cancel", watch, testWatchCancel},
+		{"watch/burst", watch, testWatchBurst},
+		{"watch/delete", Capabilities{Watch: true, Delete: true}, testWatchDelete},
+		{"readonly/capabilities", Capabilities{}, func(t *testing.T, s stores.Store) {
+			testReadOnlyCapabilities(t, caps, s)
+		}},
+		{"readonly/reads", Capabilities{}, func(t *testing.T, s stores.Store) {
+			testReadOnlyReads(t, caps, s)
+		}},
+		{"readonly/key-check", Capabilities{}, testReadOnlyKeyCheck},
+		{"readonly/writes-refused", Capabilities{}, func(t *testing.T, s stores.Store) {
+			testReadOnlyWrites(t, caps, s)
+		}},
+	}
+}
+
+// testCapabilities checks that caps is exactly what s implements, and that
+// a fresh store is writable.
+func testCapabilities(t *testing.T, caps Capabilities, s stores.Store) {
+	got := capabilitiesOf(s)
+	for _, c := range []struct {
+		name, iface, lookup string
+		declared, found     bool
+	}{
+		{"Watch", "Watcher", "AsWatcher", caps.Watch, got.Watch},
+		{"History", "Historian", "AsHistorian", caps.History, got.History},
+		{"Delete", "Deleter", "AsDeleter", caps.Delete, got.Delete},
+	} {
+		switch {
+		case c.declared && !c.found:
+			t.Errorf("Capabilities.%s is declared, but stores.%s(%T) finds no stores.%s: a wrapper hides it, or the driver lost it",
+				c.name, c.lookup, s, c.iface)
+		case !c.declared && c.found:
+			t.Errorf("%T implements stores.%s, but Capabilities.%s is not declared: declare it, so that the suite checks it",
+				s, c.iface, c.name)
+		}
+	}
+	if stores.IsReadOnly(s) {
+		t.Errorf("stores.IsReadOnly(%T) = true for a fresh store, want false: the suite needs a writable store", s)
 	}
 }
 
@@ -262,35 +388,6 @@ func testValuesCopied(t *testing.T, s stores.Store) {
 	wantGet(t, s, key, []byte("updated!"), rev)
 }
 
-func testDeleteRecreate(t *testing.T, s stores.Store) {
-	d, ok := s.(Deleter)
-	if !ok {
-		t.Logf("%T does not implement storetest.Deleter; nothing to check", s)
-		return
-	}
-	const key = "st/a"
-	rev1 := mustCreate(t, s, key, []byte("v1"))
-	revB := mustCreate(t, s, "st/b", []byte("b"))
-	if err := d.Delete(t.Context(), key); err != nil {
-		t.Fatalf("Delete(%q) = %v, want nil", key, err)
-	}
-	wantAbsent(t, s, key)
-	wantList(t, s, "st/", []stores.Entry{{Key: "st/b", Value: []byte("b"), Revision: revB}})
-	wantConflict(t, s, key, []byte("v2"), rev1)
-	wantConflict(t, s, key, []byte("v2"), 0)
-	wantAbsent(t, s, key)
-
-	rev2 := mustCreate(t, s, key, []byte("v2"))
-	if rev2 <= rev1 {
-		t.Errorf("Create(%q) after Delete = revision %d, want > %d", key, rev2, rev1)
-	}
-	wantGet(t, s, key, []byte("v2"), rev2)
-	wantList(t, s, "st/", []stores.Entry{
-		{Key: key, Value: []byte("v2"), Revision: rev2},
-		{Key: "st/b", Value: []byte("b"), Revision: revB},
-	})
-}
-
 func testListPrefix(t *testing.T, s stores.Store) {
 	// Created out of order, so that a store returning insertion order fails.
 	keys := []string{"st/q", "st/p/b/d", "other/x", "st/pa", "st/p/a", "st/p/b/c", "st/p.dot"}
@@ -353,12 +450,6 @@ func testListMany(t *testing.T, s stores.Store) {
 	}
 	mustCreate(t, s, "st/manyx", []byte("outside"))
 	wantList(t, s, "st/many/", want)
-}
-
-func testInvalidKey(t *testing.T, s stores.Store) {
-	if rev, err := s.Create(t.Context(), "", []byte("v")); !errors.Is(err, stores.ErrInvalidKey) {
-		t.Errorf("Create(%q) = %d, %v, want ErrInvalidKey", "", rev, err)
-	}
 }
 
 func testContextCanceled(t *testing.T, s stores.Store) {
@@ -534,7 +625,7 @@ func wantList(t *testing.T, s stores.Store, prefix string, want []stores.Entry) 
 	if err != nil {
 		t.Fatalf("List(%q) = %v, want nil", prefix, err)
 	}
-	if !slices.EqualFunc(got, want, equalEntry) {
+	if !equalEntries(got, want) {
 		t.Errorf("List(%q) = %s, want %s", prefix, fmtEntries(got), fmtEntries(want))
 	}
 }
@@ -543,6 +634,9 @@ func wantList(t *testing.T, s stores.Store, prefix string, want []stores.Entry) 
 func equalEntry(a, b stores.Entry) bool {
 	return a.Key == b.Key && a.Revision == b.Revision && bytes.Equal(a.Value, b.Value)
 }
+
+// equalEntries compares lists of entries with equalEntry.
+func equalEntries(a, b []stores.Entry) bool { return slices.EqualFunc(a, b, equalEntry) }
 
 // fmtEntry prints an entry, eliding the middle of a long value.
 func fmtEntry(e stores.Entry) string {

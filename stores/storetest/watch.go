@@ -20,22 +20,28 @@ type stream struct {
 	ch <-chan stores.Event
 }
 
-// watch starts watching prefix until the test ends, or returns ok false when
-// the store cannot watch.
-func watch(t *testing.T, s stores.Store, prefix string) (*stream, bool) {
+// watcher returns s's stores.Watcher, failing the test when the lookup does
+// not find the capability the driver declared.
+func watcher(t *testing.T, s stores.Store) stores.Watcher {
 	t.Helper()
-	w, ok := s.(stores.Watcher)
+	w, ok := stores.AsWatcher(s)
 	if !ok {
-		t.Logf("%T does not implement stores.Watcher; nothing to check", s)
-		return nil, false
+		t.Fatalf("stores.AsWatcher(%T) finds no stores.Watcher, but Capabilities.Watch is declared", s)
 	}
+	return w
+}
+
+// watch starts watching prefix until the test ends.
+func watch(t *testing.T, s stores.Store, prefix string) *stream {
+	t.Helper()
+	w := watcher(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	ch, err := w.Watch(ctx, prefix)
 	if err != nil {
 		t.Fatalf("Watch(%q) = %v, want nil", prefix, err)
 	}
-	return &stream{t: t, ch: ch}, true
+	return &stream{t: t, ch: ch}
 }
 
 // next returns the next event other than EventError (a transient failure the
@@ -103,10 +109,7 @@ func testWatchSnapshotThenChanges(t *testing.T, s stores.Store) {
 	revWX := mustCreate(t, s, "st/wx", []byte("outside"))
 	mustCreate(t, s, "st/v", []byte("outside"))
 
-	w, ok := watch(t, s, "st/w/")
-	if !ok {
-		return
-	}
+	w := watch(t, s, "st/w/")
 	w.wantSnapshot([]stores.Entry{entry("st/w/a", "", revA), entry("st/w/b", "B", revB)})
 
 	// Changes to distinct keys arrive one by one, in revision order; writes
@@ -130,10 +133,7 @@ func testWatchSnapshotThenChanges(t *testing.T, s stores.Store) {
 }
 
 func testWatchAllKeys(t *testing.T, s stores.Store) {
-	w, ok := watch(t, s, "")
-	if !ok {
-		return
-	}
+	w := watch(t, s, "")
 	w.wantSnapshot(nil)
 	revA := mustCreate(t, s, "other/a", []byte("a"))
 	revB := mustCreate(t, s, "st/b", []byte("b"))
@@ -141,16 +141,12 @@ func testWatchAllKeys(t *testing.T, s stores.Store) {
 	w.wantPut("change", entry("st/b", "b", revB))
 
 	// A second watch on the same store starts from the current state.
-	w2, _ := watch(t, s, "")
+	w2 := watch(t, s, "")
 	w2.wantSnapshot([]stores.Entry{entry("other/a", "a", revA), entry("st/b", "b", revB)})
 }
 
 func testWatchCancel(t *testing.T, s stores.Store) {
-	wr, ok := s.(stores.Watcher)
-	if !ok {
-		t.Logf("%T does not implement stores.Watcher; nothing to check", s)
-		return
-	}
+	wr := watcher(t, s)
 	mustCreate(t, s, "st/a", []byte("a"))
 	ctx, cancel := context.WithCancel(t.Context())
 	ch, err := wr.Watch(ctx, "st/")
@@ -177,10 +173,7 @@ func testWatchCancel(t *testing.T, s stores.Store) {
 func testWatchBurst(t *testing.T, s stores.Store) {
 	const key, n = "st/burst/k", 500
 	rev := mustCreate(t, s, key, []byte("start"))
-	w, ok := watch(t, s, "st/burst/")
-	if !ok {
-		return
-	}
+	w := watch(t, s, "st/burst/")
 	w.wantSnapshot([]stores.Entry{entry(key, "start", rev)})
 
 	// Nobody reads while the writes happen: a slow consumer must not block
@@ -209,20 +202,11 @@ func testWatchBurst(t *testing.T, s stores.Store) {
 }
 
 func testWatchDelete(t *testing.T, s stores.Store) {
-	d, ok := s.(Deleter)
-	if !ok {
-		t.Logf("%T does not implement storetest.Deleter; nothing to check", s)
-		return
-	}
+	d := deleter(t, s)
 	revA := mustCreate(t, s, "st/d/a", []byte("a"))
-	w, ok := watch(t, s, "st/d/")
-	if !ok {
-		return
-	}
+	w := watch(t, s, "st/d/")
 	w.wantSnapshot([]stores.Entry{entry("st/d/a", "a", revA)})
-	if err := d.Delete(t.Context(), "st/d/a"); err != nil {
-		t.Fatalf("Delete(%q) = %v, want nil", "st/d/a", err)
-	}
+	mustDelete(t, d, "st/d/a")
 	if ev := w.next(); ev.Kind != stores.EventDelete || ev.Entry.Key != "st/d/a" {
 		t.Fatalf("watch event after Delete(%q) = %s, want delete", "st/d/a", fmtEvent(ev))
 	}
@@ -230,10 +214,8 @@ func testWatchDelete(t *testing.T, s stores.Store) {
 	w.wantPut("re-create", entry("st/d/a", "again", revA))
 
 	// A watch started after the delete does not list the key in its snapshot.
-	if err := d.Delete(t.Context(), "st/d/a"); err != nil {
-		t.Fatalf("Delete(%q) = %v, want nil", "st/d/a", err)
-	}
+	mustDelete(t, d, "st/d/a")
 	revB := mustCreate(t, s, "st/d/b", []byte("b"))
-	w2, _ := watch(t, s, "st/d/")
+	w2 := watch(t, s, "st/d/")
 	w2.wantSnapshot([]stores.Entry{entry("st/d/b", "b", revB)})
 }

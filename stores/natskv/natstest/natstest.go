@@ -5,7 +5,10 @@
 //
 //	srv := natstest.Start(t)
 //	_, js := srv.Connect(t)
-//	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "leases"})
+//	kv, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "leases", History: 10})
+//
+// (A bucket keeps one value per key unless History says more; the History
+// checks of stores/storetest need at least three.)
 //
 // Start ties the server to a test and shuts it down when the test ends. New
 // starts one that outlives any single test (for TestMain); its caller calls

@@ -1,0 +1,117 @@
+package natskv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leasectl/leasectl/stores"
+)
+
+// History returns the values key has held that the bucket still keeps (its
+// History setting bounds them), oldest first, ending with the current value
+// when the key exists. Values written before a delete are included while the
+// bucket keeps them. Delete and purge markers are left out: the result holds
+// only writes, so the revision of every entry is one a caller can have read.
+// It returns an error matching stores.ErrNotFound when no write of key is
+// kept, and stores.ErrInvalidKey, without I/O, for a key NATS cannot store.
+//
+// Like Get, History reads from the stream leader, so it holds every write
+// acknowledged before it was called: first the key's last message, then the
+// key's messages up to that one, oldest first, one request each (at most the
+// bucket's History setting plus one). nats.go's KeyValue.History reads an
+// ordered consumer instead, which the server places on any peer of a
+// replicated stream; on a follower that has not applied the latest write
+// yet, it returned a history without it (TestReplicated shows it).
+func (s *Store) History(ctx context.Context, key string) ([]stores.Entry, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	last, _, err := s.latest(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("natskv: history %q: %w", key, err)
+	}
+	subject := s.subjectPrefix + key
+	var out []stores.Entry
+	for seq := uint64(1); seq <= last.Revision; {
+		m, err := s.nextMessage(ctx, subject, seq)
+		if errors.Is(err, stores.ErrNotFound) {
+			break // purged since the key's last message was read
+		}
+		if err != nil {
+			return nil, fmt.Errorf("natskv: history %q: %w", key, err)
+		}
+		if m.seq > last.Revision {
+			break // written since: History ends where it started
+		}
+		if operation(m.header) == jetstream.KeyValuePut {
+			out = append(out, entry(key, m.data, m.seq))
+		}
+		seq = m.seq + 1
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("natskv: history %q: %w: only markers kept", key, stores.ErrNotFound)
+	}
+	return out, nil
+}
+
+// msgNextRequest is the body of a STREAM.MSG.GET request for the first
+// message on a subject at or after a sequence.
+type msgNextRequest struct {
+	Seq           uint64 `json:"seq"`
+	NextBySubject string `json:"next_by_subj"`
+}
+
+// nextMessage asks the stream leader for the first message on subject whose
+// sequence is seq or later, in one request. When there is none the error
+// matches stores.ErrNotFound (and jetstream.ErrMsgNotFound).
+func (s *Store) nextMessage(ctx context.Context, subject string, seq uint64) (rawMessage, error) {
+	return s.getMessage(ctx, msgNextRequest{Seq: seq, NextBySubject: subject})
+}
+
+// getMessage sends one STREAM.MSG.GET request with any body the API takes
+// and decodes the message the stream leader returns. When there is none the
+// error matches stores.ErrNotFound (and jetstream.ErrMsgNotFound).
+func (s *Store) getMessage(ctx context.Context, request any) (rawMessage, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		if d := s.js.Options().DefaultTimeout; d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+	}
+	req, err := json.Marshal(request)
+	if err != nil {
+		return rawMessage{}, err
+	}
+	msg, err := s.js.Conn().RequestWithContext(ctx, s.msgGet, req)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoResponders) {
+			err = fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
+		}
+		return rawMessage{}, err
+	}
+	var resp msgGetResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return rawMessage{}, fmt.Errorf("%w: %w", jetstream.ErrInvalidJetStreamResponse, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return rawMessage{}, fmt.Errorf("%w: %w", stores.ErrNotFound, jetstream.ErrMsgNotFound)
+	case resp.Error != nil:
+		return rawMessage{}, resp.Error
+	case resp.Message == nil:
+		return rawMessage{}, jetstream.ErrInvalidJetStreamResponse
+	}
+	m := rawMessage{seq: resp.Message.Sequence, data: resp.Message.Data}
+	if len(resp.Message.Header) > 0 {
+		if m.header, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
+			return rawMessage{}, fmt.Errorf("%w: headers: %w", jetstream.ErrInvalidJetStreamResponse, err)
+		}
+	}
+	return m, nil
+}

@@ -39,7 +39,8 @@ var (
 type Entry struct {
 	// Key is the full key as stored (never a suffix relative to a prefix).
 	Key string
-	// Value is the raw stored bytes; zero-length for a tombstone.
+	// Value is the raw stored bytes; zero-length (empty, not nil) for a
+	// tombstone.
 	Value []byte
 	// Revision is the backend revision of the write that produced Value;
 	// never 0 for an entry that exists.

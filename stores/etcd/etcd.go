@@ -329,8 +329,15 @@ func prefixRange(prefix string) (start, end string) {
 	return prefix, clientv3.GetPrefixRangeEnd(prefix)
 }
 
+// entry converts a key-value; a zero-length value (a tombstone), which the
+// client hands back as nil, comes back as an empty, non-nil slice, as every
+// driver returns it.
 func entry(kv *mvccpb.KeyValue) stores.Entry {
-	return stores.Entry{Key: string(kv.Key), Value: kv.Value, Revision: uint64(kv.ModRevision)}
+	v := kv.Value
+	if v == nil {
+		v = []byte{}
+	}
+	return stores.Entry{Key: string(kv.Key), Value: v, Revision: uint64(kv.ModRevision)}
 }
 
 // rangeKvs returns the key-values of a transaction's single Get branch.

@@ -2,11 +2,9 @@ package natskv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leasectl/leasectl/stores"
@@ -59,59 +57,9 @@ func (s *Store) History(ctx context.Context, key string) ([]stores.Entry, error)
 	return out, nil
 }
 
-// msgNextRequest is the body of a STREAM.MSG.GET request for the first
-// message on a subject at or after a sequence.
-type msgNextRequest struct {
-	Seq           uint64 `json:"seq"`
-	NextBySubject string `json:"next_by_subj"`
-}
-
 // nextMessage asks the stream leader for the first message on subject whose
 // sequence is seq or later, in one request. When there is none the error
 // matches stores.ErrNotFound (and jetstream.ErrMsgNotFound).
 func (s *Store) nextMessage(ctx context.Context, subject string, seq uint64) (rawMessage, error) {
-	return s.getMessage(ctx, msgNextRequest{Seq: seq, NextBySubject: subject})
-}
-
-// getMessage sends one STREAM.MSG.GET request with any body the API takes
-// and decodes the message the stream leader returns. When there is none the
-// error matches stores.ErrNotFound (and jetstream.ErrMsgNotFound).
-func (s *Store) getMessage(ctx context.Context, request any) (rawMessage, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		if d := s.js.Options().DefaultTimeout; d > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-	}
-	req, err := json.Marshal(request)
-	if err != nil {
-		return rawMessage{}, err
-	}
-	msg, err := s.js.Conn().RequestWithContext(ctx, s.msgGet, req)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			err = fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
-		}
-		return rawMessage{}, err
-	}
-	var resp msgGetResponse
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return rawMessage{}, fmt.Errorf("%w: %w", jetstream.ErrInvalidJetStreamResponse, err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
-		return rawMessage{}, fmt.Errorf("%w: %w", stores.ErrNotFound, jetstream.ErrMsgNotFound)
-	case resp.Error != nil:
-		return rawMessage{}, resp.Error
-	case resp.Message == nil:
-		return rawMessage{}, jetstream.ErrInvalidJetStreamResponse
-	}
-	m := rawMessage{seq: resp.Message.Sequence, data: resp.Message.Data}
-	if len(resp.Message.Header) > 0 {
-		if m.header, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
-			return rawMessage{}, fmt.Errorf("%w: headers: %w", jetstream.ErrInvalidJetStreamResponse, err)
-		}
-	}
-	return m, nil
+	return s.getMessage(ctx, msgGetRequest{Seq: seq, NextBySubject: subject})
 }

@@ -339,6 +339,21 @@ func testEmptyValue(t *testing.T, s stores.Store) {
 		{Key: "st/flip", Value: []byte{}, Revision: rev},
 		{Key: "st/nil", Value: []byte{}, Revision: revNil},
 	})
+
+	// Empty, not nil: callers tell a tombstone from "no value" by it (the
+	// audit log writes "" for one and null for the other).
+	if e := mustGet(t, s, "st/empty"); e.Value == nil {
+		t.Errorf("Get(%q).Value = nil, want an empty, non-nil slice", "st/empty")
+	}
+	list, err := s.List(t.Context(), "st/")
+	if err != nil {
+		t.Fatalf("List(%q) = %v", "st/", err)
+	}
+	for _, e := range list {
+		if e.Value == nil {
+			t.Errorf("List(%q) entry %q has a nil Value, want an empty, non-nil slice", "st/", e.Key)
+		}
+	}
 }
 
 func testBinaryValue(t *testing.T, s stores.Store) {

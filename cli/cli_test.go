@@ -111,7 +111,7 @@ func liveRecord(holder string) []byte {
 	return lease.Record{HolderID: holder, AcquiredAtUnix: now, ExpiresAtUnix: now + 3600}.Encode()
 }
 
-// vector is one line of the shared record vectors.
+// vector is one line of the record vectors in lease/testdata.
 type vector struct {
 	Name     string   `json:"name"`
 	Value    *string  `json:"value"`
@@ -123,11 +123,7 @@ type vector struct {
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	path := "../../shared/vectors/records.jsonl"
-	if _, err := os.Stat(path); err != nil {
-		path = "../lease/testdata/records.jsonl"
-	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile("../lease/testdata/records.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

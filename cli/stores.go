@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/leasectl/leasectl/config"
 	"github.com/leasectl/leasectl/stores"
@@ -68,9 +69,11 @@ func oneStore(c *config.Config, g *globals) (config.Store, error) {
 	return config.Store{}, usageErrorf("--store is required: one of %s", strings.Join(names, ", "))
 }
 
-// open dials a configured store. Read-only stores (per store or global) are
-// wrapped so that no write can reach the backend.
-func open(ctx context.Context, c *config.Config, s config.Store) (*openStore, error) {
+// open dials a configured store, giving up after timeout. Read-only stores
+// (per store or global) are wrapped so that no write can reach the backend.
+func open(ctx context.Context, c *config.Config, s config.Store, timeout time.Duration) (*openStore, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	st, closeFn, err := config.Open(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.Name, err)

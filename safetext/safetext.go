@@ -83,14 +83,37 @@ func Truncate(s string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) <= width {
+	if cleanWidth(s) <= width {
 		return s
+	}
+	if isPrintableASCII(s) {
+		return s[:width-1] + Ellipsis
 	}
 	return ansi.Truncate(s, width, Ellipsis)
 }
 
 // Width returns the number of terminal cells s takes once cleaned.
-func Width(s string) int { return ansi.StringWidth(Clean(s)) }
+func Width(s string) int { return cleanWidth(Clean(s)) }
+
+// cleanWidth is the width of s, already clean: one cell a byte for
+// printable ASCII (the common case, and much cheaper than measuring
+// grapheme clusters).
+func cleanWidth(s string) int {
+	if isPrintableASCII(s) {
+		return len(s)
+	}
+	return ansi.StringWidth(s)
+}
+
+// isPrintableASCII reports whether s is nothing but printable ASCII.
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // Elide cleans s and fits it into width terminal cells by cutting out its
 // middle: the first cells, Ellipsis, then the last tail cells (fewer when
@@ -101,7 +124,7 @@ func Elide(s string, width, tail int) string {
 	if width <= 0 {
 		return ""
 	}
-	w := ansi.StringWidth(s)
+	w := cleanWidth(s)
 	if w <= width {
 		return s
 	}
@@ -110,8 +133,10 @@ func Elide(s string, width, tail int) string {
 	}
 	tail = max(0, min(tail, width-2)) // leave a cell of head and the ellipsis
 	head := width - 1 - tail
-	end := ansi.TruncateLeft(s, w-tail, "")
-	return ansi.Truncate(s, head, "") + Ellipsis + end
+	if isPrintableASCII(s) {
+		return s[:head] + Ellipsis + s[len(s)-tail:]
+	}
+	return ansi.Truncate(s, head, "") + Ellipsis + ansi.TruncateLeft(s, w-tail, "")
 }
 
 // JSON returns the encoded JSON document doc made safe to print on a

@@ -192,6 +192,16 @@ func runWrite(ctx context.Context, env Env, g *globals, in *interrupts, req leas
 		return err
 	}
 	w := &writer{env: env, store: s, op: op, in: in}
+	// Refuse before reading the key too. Until it is read, the revision of
+	// a release without --revision is not known: check the other rules
+	// with any revision.
+	probe := req
+	if !pinned && req.Action == lease.ActionRelease {
+		probe.Seen = 1
+	}
+	if err := w.check(probe); err != nil {
+		return err
+	}
 
 	if req.Action != lease.ActionAcquire {
 		seen, err := op.Inspect(ctx, req.Key)
@@ -218,8 +228,6 @@ func runWrite(ctx context.Context, env Env, g *globals, in *interrupts, req leas
 				return err
 			}
 		}
-	} else if err := w.check(req); err != nil {
-		return err
 	}
 	return w.do(ctx, req)
 }

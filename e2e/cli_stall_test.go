@@ -21,7 +21,7 @@ import (
 // bytes on at once and, once armed and triggered, holds the server's answers
 // until released: a store that received a write and stalls before it can
 // answer. It triggers on the first client bytes that contain one of its
-// markers (see valueMarkers), before passing them on, so the answer to that
+// markers (see gateValueMarkers), before passing them on, so the answer to that
 // write — and every answer after it, on any connection — waits.
 type cliStallProxy struct {
 	l      net.Listener
@@ -85,7 +85,7 @@ func (p *cliStallProxy) seen(tail, chunk []byte) []byte {
 		return nil
 	}
 	all := append(tail, chunk...)
-	found, longest := containsAny(all, p.markers)
+	found, longest := gateContainsAny(all, p.markers)
 	if !found {
 		return append([]byte(nil), all[max(0, len(all)-longest+1):]...)
 	}
@@ -313,7 +313,7 @@ func cliTestStall(t *testing.T, b backend) {
 			key := sc.key("exports/stall-" + tc.name)
 			now := time.Now().Unix()
 			seen := sc.put(t, key, record("node-a", now, now+3600))
-			proxy.arm(valueMarkers(`{"holder_id":"operator:`))
+			proxy.arm(gateValueMarkers(`{"holder_id":"operator:`))
 			p := cliStart(t, "--config", conf, "--timeout", tc.timeout, "takeover", key, "--store", storeName,
 				"--ttl", "10m", "--reason", "stall", "--revision", strconv.FormatUint(seen, 10), "--yes")
 			select {

@@ -113,6 +113,7 @@ func cliTestHostile(t *testing.T, b backend) {
 	for _, tt := range runs {
 		t.Run(tt.name, func(t *testing.T) {
 			r := f.run(t, append(tt.args, "--store", storeName)...)
+			t.Logf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 			if tt.code >= 0 && r.code != tt.code {
 				t.Errorf("%v; want exit %d", r, tt.code)
 			}

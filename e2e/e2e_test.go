@@ -180,7 +180,7 @@ func testRace(t *testing.T, b backend, expired bool) {
 
 // raceMarkers are the start of every racer's record ({"holder_id":"p<i>"…)
 // on the wire: the gate holds a racer from its first write on.
-var raceMarkers = valueMarkers(`{"holder_id":"p`)
+var raceMarkers = gateValueMarkers(`{"holder_id":"p`)
 
 // raceOnce races racers acquire processes for key through the fixture's
 // gate, checks that exactly one won, and reports whether every racer was

@@ -76,7 +76,7 @@ func newGate(t *testing.T, target string) *gate {
 func (g *gate) addr() string { return g.l.Addr().String() }
 
 // arm closes the gate for the next n connections whose bytes to the server
-// contain one of markers (see valueMarkers): each is held from there until
+// contain one of markers (see gateValueMarkers): each is held from there until
 // all n have arrived or the gate's timeout has passed since the first. It returns
 // the round, for settle.
 func (g *gate) arm(n int, markers [][]byte) *gateRound {
@@ -162,19 +162,19 @@ func (g *gate) markers() [][]byte {
 	return g.round.markers
 }
 
-// valueMarkers returns what a write of a value starting with prefix looks
+// gateValueMarkers returns what a write of a value starting with prefix looks
 // like on the wire: the bytes themselves (etcd, NATS, and Consul's plain
 // KV API) and their base64 (Consul's transaction API, which leasectl's
 // compare-and-swap uses). The value starts at a base64 boundary, so the
 // encoding of its first 3n bytes is fixed whatever follows.
-func valueMarkers(prefix string) [][]byte {
+func gateValueMarkers(prefix string) [][]byte {
 	n := len(prefix) / 3 * 3
 	return [][]byte{[]byte(prefix), []byte(base64.StdEncoding.EncodeToString([]byte(prefix[:n])))}
 }
 
-// containsAny reports whether b contains one of markers, and the length of
+// gateContainsAny reports whether b contains one of markers, and the length of
 // the longest marker.
-func containsAny(b []byte, markers [][]byte) (found bool, longest int) {
+func gateContainsAny(b []byte, markers [][]byte) (found bool, longest int) {
 	for _, m := range markers {
 		found = found || bytes.Contains(b, m)
 		longest = max(longest, len(m))
@@ -222,7 +222,7 @@ func (g *gate) pipe(client net.Conn) {
 			chunk := buf[:n]
 			if ms := g.markers(); ms != nil {
 				seen := append(tail, chunk...)
-				if found, longest := containsAny(seen, ms); found {
+				if found, longest := gateContainsAny(seen, ms); found {
 					if open := g.arrive(); open != nil {
 						<-open
 					}
@@ -284,7 +284,7 @@ func TestGate(t *testing.T) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	markers := valueMarkers(`{"holder_id":"p`)
+	markers := gateValueMarkers(`{"holder_id":"p`)
 	tests := []struct {
 		name     string
 		racers   int

@@ -21,8 +21,8 @@ import (
 // bytes on at once and, once armed and triggered, holds the server's answers
 // until released: a store that received a write and stalls before it can
 // answer. It triggers on the first client bytes that contain one of its
-// markers (see gateValueMarkers), before passing them on, so the answer to that
-// write — and every answer after it, on any connection — waits.
+// markers (see gateValueMarkers), before passing them on, so the answer to
+// that write — and every answer after it, on any connection — waits.
 type cliStallProxy struct {
 	l      net.Listener
 	target string

@@ -76,9 +76,9 @@ func newGate(t *testing.T, target string) *gate {
 func (g *gate) addr() string { return g.l.Addr().String() }
 
 // arm closes the gate for the next n connections whose bytes to the server
-// contain one of markers (see gateValueMarkers): each is held from there until
-// all n have arrived or the gate's timeout has passed since the first. It returns
-// the round, for settle.
+// contain one of markers (see gateValueMarkers): each is held from there
+// until all n have arrived or the gate's timeout has passed since the first.
+// It returns the round, for settle.
 func (g *gate) arm(n int, markers [][]byte) *gateRound {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -172,8 +172,8 @@ func gateValueMarkers(prefix string) [][]byte {
 	return [][]byte{[]byte(prefix), []byte(base64.StdEncoding.EncodeToString([]byte(prefix[:n])))}
 }
 
-// gateContainsAny reports whether b contains one of markers, and the length of
-// the longest marker.
+// gateContainsAny reports whether b contains one of markers, and the
+// length of the longest marker.
 func gateContainsAny(b []byte, markers [][]byte) (found bool, longest int) {
 	for _, m := range markers {
 		found = found || bytes.Contains(b, m)

@@ -13,9 +13,29 @@ import (
 
 // openStore is one configured store, opened.
 type openStore struct {
-	conf  config.Store
-	store stores.Store
-	close func() error
+	conf    config.Store
+	store   stores.Store
+	closeFn func() error
+	timeout time.Duration
+}
+
+// close closes the store, waiting at most the store-call timeout: closing
+// is a store call too (NATS drains the connection, which waits on the
+// server), and a store that stalls must not keep a command from exiting
+// once its outcome is known. A close still running is abandoned to the
+// process's exit.
+func (o *openStore) close() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		o.closeFn()
+	}()
+	t := time.NewTimer(o.timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // loadConfig finds and loads the config; a missing one is a usage error
@@ -81,7 +101,7 @@ func open(ctx context.Context, c *config.Config, s config.Store, timeout time.Du
 	if c.ReadOnly || s.ReadOnly {
 		st = stores.ReadOnly(st)
 	}
-	return &openStore{conf: s, store: st, close: closeFn}, nil
+	return &openStore{conf: s, store: st, closeFn: closeFn, timeout: timeout}, nil
 }
 
 // writable refuses a write command on a read-only store before anything is

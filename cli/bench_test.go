@@ -18,7 +18,7 @@ func BenchmarkOutput10k(b *testing.B) {
 	obs := make([]lease.Observation, 10000)
 	for i := range obs {
 		v := lease.Record{HolderID: fmt.Sprintf("node-%d", i%7), AcquiredAtUnix: n - 100, ExpiresAtUnix: n + 200}.Encode()
-		obs[i] = lease.Observation{Store: "s", Key: fmt.Sprintf("exports/fold-%05d", i), Found: true, Entry: stores.Entry{Value: v, Revision: uint64(i + 1)}, Status: lease.Classify(v, now, lease.DefaultThresholds())}
+		obs[i] = lease.Observe("s", stores.Entry{Key: fmt.Sprintf("exports/fold-%05d", i), Value: v, Revision: uint64(i + 1)}, true, now, lease.DefaultThresholds())
 	}
 	b.Run("classify", func(b *testing.B) {
 		for b.Loop() {
@@ -38,7 +38,12 @@ func BenchmarkOutput10k(b *testing.B) {
 	})
 	b.Run("table", func(b *testing.B) {
 		for b.Loop() {
-			writeTable(io.Discard, obs, now)
+			writeTable(io.Discard, obs, now, 0)
+		}
+	})
+	b.Run("table-terminal", func(b *testing.B) {
+		for b.Loop() {
+			writeTable(io.Discard, obs, now, 80)
 		}
 	})
 }

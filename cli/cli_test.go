@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/natskv"
 )
@@ -26,6 +27,7 @@ type fixture struct {
 	store  *natskv.Store
 	config string
 	audit  string
+	url    string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -45,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := t.TempDir()
-	f := &fixture{store: st, config: filepath.Join(dir, "config.yaml"), audit: filepath.Join(dir, "state", "audit.jsonl")}
+	f := &fixture{store: st, config: filepath.Join(dir, "config.yaml"), audit: filepath.Join(dir, "state", "audit.jsonl"), url: srv.ClientURL()}
 	conf := fmt.Sprintf(`operator: alice
 audit_log: %s
 stores:
@@ -111,7 +113,7 @@ func liveRecord(holder string) []byte {
 	return lease.Record{HolderID: holder, AcquiredAtUnix: now, ExpiresAtUnix: now + 3600}.Encode()
 }
 
-// vector is one line of the shared record vectors.
+// vector is one line of the record vectors in lease/testdata.
 type vector struct {
 	Name     string   `json:"name"`
 	Value    *string  `json:"value"`
@@ -123,11 +125,7 @@ type vector struct {
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	path := "../../shared/vectors/records.jsonl"
-	if _, err := os.Stat(path); err != nil {
-		path = "../lease/testdata/records.jsonl"
-	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile("../lease/testdata/records.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,9 +204,9 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown store", []string{"get", "k", "--store", "nope"}, `no store named "nope"`},
 		{"store required", []string{"get", "k"}, "--store is required"},
 		{"missing key", []string{"get", "--store", "fleet"}, "missing argument"},
-		{"takeover without reason", []string{"takeover", "k", "--store", "fleet", "--ttl", "1m", "--yes"}, "needs --reason"},
-		{"release without reason", []string{"release", "k", "--store", "fleet", "--yes"}, "needs --reason"},
-		{"ttl too short", []string{"acquire", "k", "--store", "fleet", "--ttl", "500ms"}, "at least 1s"},
+		{"takeover without reason", []string{"takeover", "k", "--store", "fleet", "--ttl", "1m", "--yes"}, "takeover: --reason: lease: takeover: lease: a reason is required"},
+		{"release without reason", []string{"release", "k", "--store", "fleet", "--yes"}, "release: --reason: lease: release: lease: a reason is required"},
+		{"ttl too short", []string{"acquire", "k", "--store", "fleet", "--ttl", "500ms"}, "want at least 1s"},
 		{"read-only store", []string{"acquire", "exports/x", "--store", "fleet-ro", "--ttl", "1m"}, "read_only"},
 		{"global read-only", []string{"--read-only", "acquire", "exports/x", "--store", "fleet", "--ttl", "1m"}, "read-only"},
 		{"invalid nats key", []string{"acquire", "bad key", "--store", "fleet", "--ttl", "1m"}, "invalid key"},
@@ -406,12 +404,12 @@ func TestList(t *testing.T) {
 		t.Errorf("ls states = %v, want %v", states, want)
 	}
 
-	table := f.run(t, "", "ls", "--store", "fleet")
+	table := runEnv(t, Env{Width: func() int { return 80 }}, "--config", f.config, "ls", "--store", "fleet")
 	if table.code != ExitOK {
 		t.Fatalf("ls table = exit %d: %s", table.code, table.stderr)
 	}
 	for _, line := range strings.Split(strings.TrimRight(table.stdout, "\n"), "\n") {
-		if w := len([]rune(line)); w > 80 {
+		if w := safetext.Width(line); w > 80 {
 			t.Errorf("ls line is %d columns: %q", w, line)
 		}
 		for _, c := range line {

@@ -47,7 +47,7 @@ fleets judge it. For a corrupt value it says why.`,
 			if len(raw) > maxDecodeInput {
 				return usageErrorf("stdin holds more than %d bytes: not a lease value", maxDecodeInput)
 			}
-			obs := lease.Observation{Entry: stores.Entry{Value: raw}, Status: lease.Classify(raw, at, lease.DefaultThresholds())}
+			obs := lease.Observe("", stores.Entry{Value: raw}, true, at, lease.DefaultThresholds())
 			if format == formatJSON {
 				return writeJSON(env.Stdout, statusJSON(obs.Status, raw, true))
 			}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/leasectl/leasectl/config"
 	"github.com/leasectl/leasectl/lease"
-	"github.com/leasectl/leasectl/stores"
 )
 
 func newListCmd(env Env, g *globals) *cobra.Command {
@@ -23,7 +22,11 @@ func newListCmd(env Env, g *globals) *cobra.Command {
 bucket) with its state (absent, tombstone, held, expired, corrupt), flags,
 holder, expiry and revision. Stores are listed in parallel, one listing each.
 A store that cannot be reached is reported on stderr and makes the exit code 1;
-the others are still listed.`,
+the others are still listed.
+
+In a terminal the table fits its width: long keys lose their middle, never
+their last segment, and other long cells their end. Into a pipe or a file
+nothing is cut: every key is printed whole, one lease per line.`,
 		Args: args(0, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := checkFormat(format); err != nil {
@@ -51,9 +54,7 @@ the others are still listed.`,
 					continue
 				}
 				wg.Go(func() {
-					ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-					defer cancel()
-					results[i], errs[i] = listStore(ctx, c, s, prefix, now)
+					results[i], errs[i] = listStore(cmd.Context(), c, s, prefix, now, g.timeout)
 				})
 			}
 			wg.Wait()
@@ -69,7 +70,7 @@ the others are still listed.`,
 				if err := writeJSON(env.Stdout, views); err != nil {
 					return err
 				}
-			} else if err := writeTable(env.Stdout, all, now); err != nil {
+			} else if err := writeTable(env.Stdout, all, now, env.width()); err != nil {
 				return err
 			}
 			return errors.Join(errs...)
@@ -80,20 +81,23 @@ the others are still listed.`,
 }
 
 // listStore lists one store with a single List call and classifies every
-// entry at now.
-func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, now time.Time) ([]lease.Observation, error) {
-	o, err := open(ctx, c, s)
+// entry at now. Dialling and listing are each given timeout.
+func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, now time.Time, timeout time.Duration) ([]lease.Observation, error) {
+	o, err := open(ctx, c, s, timeout)
 	if err != nil {
 		return nil, err
 	}
 	defer o.close()
-	entries, err := o.store.List(ctx, prefix)
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	entries, err := o.store.List(lctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: list %q: %w", s.Name, prefix, err)
 	}
+	th := lease.DefaultThresholds()
 	obs := make([]lease.Observation, len(entries))
 	for i, e := range entries {
-		obs[i] = lease.Observation{Store: s.Name, Key: e.Key, Found: true, Entry: e, Status: lease.Classify(e.Value, now, lease.DefaultThresholds())}
+		obs[i] = lease.Observe(s.Name, e, true, now, th)
 	}
 	return obs, nil
 }
@@ -116,20 +120,18 @@ func newGetCmd(env Env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			o, err := open(ctx, c, s)
+			o, err := open(cmd.Context(), c, s, g.timeout)
 			if err != nil {
 				return err
 			}
 			defer o.close()
-			op, err := newOperator(c, o, env)
+			op, err := newOperator(c, o, env, lease.WithCallTimeout(g.timeout))
 			if err != nil {
 				return err
 			}
-			obs, err := op.Inspect(ctx, a[0])
+			obs, err := op.Inspect(cmd.Context(), a[0])
 			if err != nil {
-				return keyError(err)
+				return err
 			}
 			if format == formatJSON {
 				return writeJSON(env.Stdout, observationJSON(obs, true))
@@ -139,12 +141,4 @@ func newGetCmd(env Env, g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
 	return cmd
-}
-
-// keyError makes an invalid key a usage error (exit 2).
-func keyError(err error) error {
-	if errors.Is(err, stores.ErrInvalidKey) {
-		return &exitError{ExitUsage, err}
-	}
-	return err
 }

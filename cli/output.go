@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
+	"github.com/leasectl/leasectl/timetext"
 )
 
 // Output formats.
@@ -80,98 +82,166 @@ func observationJSON(o lease.Observation, withRaw bool) leaseJSON {
 	return v
 }
 
+// writeJSON writes v as indented JSON made terminal-safe (safetext.JSON):
+// the data decodes exactly as stored, with nothing a terminal interprets.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(safetext.JSON(b), '\n'))
+	return err
 }
 
-// relative renders the distance from now to unix as "in 4m12s" or "3m ago".
-func relative(unix uint64, now time.Time) string {
-	n := lease.UnixSeconds(now)
-	if unix >= n {
-		d := unix - n
-		if d > uint64(100*365*24*3600) {
-			return "in >100y"
-		}
-		return "in " + shortDuration(time.Duration(d)*time.Second)
-	}
-	return shortDuration(time.Duration(n-unix)*time.Second) + " ago"
-}
-
-// shortDuration prints at most two units: 4m12s, 3h05m, 12d4h.
-func shortDuration(d time.Duration) string {
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd%dh", s/86400, s%86400/3600)
-}
-
-// utc renders a Unix time as an absolute UTC timestamp.
-func utc(unix uint64) string {
-	if unix > 1<<62 {
-		return strconv.FormatUint(unix, 10) + " (beyond year 9999)"
-	}
-	t := time.Unix(int64(unix), 0).UTC()
-	if t.Year() > 9999 {
-		return strconv.FormatUint(unix, 10) + " (beyond year 9999)"
-	}
-	return t.Format(time.RFC3339)
-}
-
-// listColumns are ls's table columns with the width each may take at most;
-// the total stays within 80 columns including gaps.
-var listColumns = []struct {
-	title string
-	max   int
+// tableColumns are ls's table columns: title, the width a column may be
+// cut down to in a terminal, and how reluctantly it gives up cells (keys
+// least: they must stay distinguishable).
+var tableColumns = []struct {
+	title    string
+	min      int
+	firmness int
 }{
-	{"STORE", 10}, {"KEY", 24}, {"STATE", 9}, {"HOLDER", 14}, {"EXPIRES", 10}, {"FLAGS", 9}, {"REV", 8},
+	{"STORE", 5, 2}, {"KEY", 16, 1}, {"STATE", 5, 4}, {"HOLDER", 8, 2}, {"EXPIRES", 9, 2}, {"FLAGS", 5, 2}, {"REV", 3, 4},
 }
 
-// writeTable prints observations as an aligned table at most 80 columns
-// wide. Every cell is cleaned of control characters and truncated with an
-// ellipsis, never wrapped.
-func writeTable(w io.Writer, obs []lease.Observation, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	titles := make([]string, len(listColumns))
-	for i, c := range listColumns {
+// keyColumn is the index of KEY in tableColumns.
+const keyColumn = 1
+
+// columnGap is the space between two columns.
+const columnGap = 2
+
+// tableCells returns the cells of one observation in tableColumns' order,
+// uncut.
+func tableCells(o lease.Observation, now uint64) []string {
+	holder, expires, flags := "-", "-", strings.Join(o.Status.Flags.Strings(), ",")
+	switch o.Status.State {
+	case lease.Held, lease.Expired:
+		holder = o.Status.Record.HolderID
+		expires = timetext.Countdown(now, o.Status.Record.ExpiresAtUnix)
+	case lease.Corrupt:
+		holder = "(" + o.Status.Reason + ")"
+	}
+	if flags == "" {
+		flags = "-"
+	}
+	rev := "-"
+	if o.Found {
+		rev = strconv.FormatUint(o.Entry.Revision, 10)
+	}
+	return []string{o.Store, o.Key, o.Status.State.String(), holder, expires, flags, rev}
+}
+
+// writeTable prints observations as an aligned table, every cell cleaned of
+// control characters. width is the terminal's (0 when w is no terminal).
+//
+// Into a pipe or a file (width 0) no cell is cut: every key is whole and
+// greppable, one lease per line. In a terminal every line fits width: the
+// columns share it, a long key loses its middle (its last segment, which
+// tells keys apart, stays) and other long cells their end.
+func writeTable(w io.Writer, obs []lease.Observation, now time.Time, width int) error {
+	n := lease.UnixSeconds(now)
+	titles := make([]string, len(tableColumns))
+	for i, c := range tableColumns {
 		titles[i] = c.title
 	}
-	fmt.Fprintln(tw, strings.Join(titles, "\t"))
-	for _, o := range obs {
-		holder, expires, flags := "-", "-", strings.Join(o.Status.Flags.Strings(), ",")
-		switch o.Status.State {
-		case lease.Held, lease.Expired:
-			holder = o.Status.Record.HolderID
-			expires = relative(o.Status.Record.ExpiresAtUnix, now)
-		case lease.Corrupt:
-			holder = "(" + o.Status.Reason + ")"
+	bw := bufio.NewWriter(w)
+	if width <= 0 {
+		tw := tabwriter.NewWriter(bw, 0, 0, columnGap, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(titles, "\t"))
+		for _, o := range obs {
+			cells := tableCells(o, n)
+			for i, c := range cells {
+				cells[i] = safetext.Clean(c)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
-		if flags == "" {
-			flags = "-"
+		if err := tw.Flush(); err != nil {
+			return err
 		}
-		rev := "-"
-		if o.Found {
-			rev = strconv.FormatUint(o.Entry.Revision, 10)
-		}
-		cells := []string{o.Store, o.Key, o.Status.State.String(), holder, expires, flags, rev}
-		for i, c := range cells {
-			cells[i] = safetext.Truncate(c, listColumns[i].max)
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		return bw.Flush()
 	}
-	return tw.Flush()
+
+	rows := make([][]string, len(obs))
+	widths := make([]int, len(tableColumns))
+	for i, t := range titles {
+		widths[i] = safetext.Width(t)
+	}
+	for r, o := range obs {
+		rows[r] = tableCells(o, n)
+		for i, c := range rows[r] {
+			c = safetext.Clean(c)
+			rows[r][i] = c
+			widths[i] = max(widths[i], safetext.Width(c))
+		}
+	}
+	fitColumns(widths, width)
+	line := make([]byte, 0, width+16)
+	writeRow := func(cells []string) {
+		line = line[:0]
+		for i, c := range cells {
+			if i == keyColumn {
+				c = elideKey(c, widths[i])
+			} else {
+				c = safetext.Truncate(c, widths[i])
+			}
+			line = append(line, c...)
+			if i < len(cells)-1 {
+				line = append(line, strings.Repeat(" ", widths[i]-safetext.Width(c)+columnGap)...)
+			}
+		}
+		s := strings.TrimRight(string(line), " ")
+		if safetext.Width(s) > width { // a terminal narrower than every column's minimum
+			s = safetext.Truncate(s, width)
+		}
+		bw.WriteString(s)
+		bw.WriteByte('\n')
+	}
+	writeRow(titles)
+	for _, r := range rows {
+		writeRow(r)
+	}
+	return bw.Flush()
+}
+
+// fitColumns shrinks widths, the natural widths of the table's columns,
+// until the table with its gaps fits into width cells, taking one cell at a
+// time from the column with the most to give (weighted by firmness) and
+// none below a column's minimum.
+func fitColumns(widths []int, width int) {
+	total := columnGap * (len(widths) - 1)
+	for _, w := range widths {
+		total += w
+	}
+	for ; total > width; total-- {
+		best, most := -1, 0
+		for i, c := range tableColumns {
+			if give := (widths[i] - c.min) * c.firmness; widths[i] > c.min && (best < 0 || give > most) {
+				best, most = i, give
+			}
+		}
+		if best < 0 {
+			return // every column at its minimum: writeTable cuts the lines
+		}
+		widths[best]--
+	}
+}
+
+// elideKey fits a key into width cells by cutting its middle: the end
+// keeps at least half the cells, and the whole last segment (from the last
+// '/' or '.') when it fits, so that keys that differ only at their end stay
+// distinguishable.
+func elideKey(key string, width int) string {
+	tail := (width - 1) / 2
+	if i := strings.LastIndexAny(key, "/."); i >= 0 {
+		tail = max(tail, safetext.Width(key[i:]))
+	}
+	return safetext.Elide(key, width, tail)
 }
 
 // writeDetail prints one observation as "field: value" lines, for get and
 // decode.
 func writeDetail(w io.Writer, o lease.Observation, now time.Time) error {
+	n := lease.UnixSeconds(now)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	if o.Store != "" {
@@ -189,19 +259,19 @@ func writeDetail(w io.Writer, o lease.Observation, now time.Time) error {
 	case lease.Held, lease.Expired:
 		r := st.Record
 		row("holder", safetext.Clean(r.HolderID))
-		row("acquired", fmt.Sprintf("%s (%s)", utc(r.AcquiredAtUnix), relative(r.AcquiredAtUnix, now)))
-		row("expires", fmt.Sprintf("%s (%s)", utc(r.ExpiresAtUnix), relative(r.ExpiresAtUnix, now)))
+		row("acquired", fmt.Sprintf("%s (%s)", timetext.UTC(r.AcquiredAtUnix), timetext.Ago(n, r.AcquiredAtUnix)))
+		row("expires", fmt.Sprintf("%s (%s)", timetext.UTC(r.ExpiresAtUnix), timetext.Countdown(n, r.ExpiresAtUnix)))
 		if r.CompletedCursorHex != "" {
 			row("completed cursor", safetext.Clean(r.CompletedCursorHex))
 		}
 		if r.CompletedAtUnix != nil {
-			row("completed", fmt.Sprintf("%s (%s)", utc(*r.CompletedAtUnix), relative(*r.CompletedAtUnix, now)))
+			row("completed", fmt.Sprintf("%s (%s)", timetext.UTC(*r.CompletedAtUnix), timetext.Ago(n, *r.CompletedAtUnix)))
 		}
 	case lease.Corrupt:
 		row("reason", safetext.Clean(st.Reason))
 	}
-	if o.Found {
-		row("revision", strconv.FormatUint(o.Entry.Revision, 10))
+	if o.Found && o.Revision() != 0 { // decode has no revision
+		row("revision", strconv.FormatUint(o.Revision(), 10))
 	}
 	if st.State != lease.Absent {
 		row("raw", rawPreview(o.Entry.Value))

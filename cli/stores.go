@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/leasectl/leasectl/config"
 	"github.com/leasectl/leasectl/stores"
@@ -12,9 +13,29 @@ import (
 
 // openStore is one configured store, opened.
 type openStore struct {
-	conf  config.Store
-	store stores.Store
-	close func() error
+	conf    config.Store
+	store   stores.Store
+	closeFn func() error
+	timeout time.Duration
+}
+
+// close closes the store, waiting at most the store-call timeout: closing
+// is a store call too (NATS drains the connection, which waits on the
+// server), and a store that stalls must not keep a command from exiting
+// once its outcome is known. A close still running is abandoned to the
+// process's exit.
+func (o *openStore) close() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		o.closeFn()
+	}()
+	t := time.NewTimer(o.timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // loadConfig finds and loads the config; a missing one is a usage error
@@ -68,9 +89,11 @@ func oneStore(c *config.Config, g *globals) (config.Store, error) {
 	return config.Store{}, usageErrorf("--store is required: one of %s", strings.Join(names, ", "))
 }
 
-// open dials a configured store. Read-only stores (per store or global) are
-// wrapped so that no write can reach the backend.
-func open(ctx context.Context, c *config.Config, s config.Store) (*openStore, error) {
+// open dials a configured store, giving up after timeout. Read-only stores
+// (per store or global) are wrapped so that no write can reach the backend.
+func open(ctx context.Context, c *config.Config, s config.Store, timeout time.Duration) (*openStore, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	st, closeFn, err := config.Open(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.Name, err)
@@ -78,7 +101,7 @@ func open(ctx context.Context, c *config.Config, s config.Store) (*openStore, er
 	if c.ReadOnly || s.ReadOnly {
 		st = stores.ReadOnly(st)
 	}
-	return &openStore{conf: s, store: st, close: closeFn}, nil
+	return &openStore{conf: s, store: st, closeFn: closeFn, timeout: timeout}, nil
 }
 
 // writable refuses a write command on a read-only store before anything is

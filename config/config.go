@@ -45,20 +45,23 @@ type Error struct {
 	Err   error
 }
 
-// Error implements error: "config: FILE:LINE: FIELD: message".
+// Error implements error: "config: FILE:LINE: FIELD: message". The
+// underlying error's own "config: " prefix is not repeated.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("config: ")
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
 	}
 	if e.Field != "" {
-		b.WriteString(": ")
 		b.WriteString(e.Field)
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Err.Error())
+	b.WriteString(strings.TrimPrefix(e.Err.Error(), "config: "))
 	return b.String()
 }
 
@@ -90,8 +93,13 @@ type TLS struct {
 
 // Store is one named store.
 type Store struct {
-	// Line is where the store's entry starts in the file.
-	Line int `yaml:"-"`
+	// File is the config file the store comes from, Line where its entry
+	// starts there and Index its position in the stores list: for errors
+	// found only when the store is opened (a secret that is not set, a
+	// TLS file that is missing).
+	File  string `yaml:"-"`
+	Line  int    `yaml:"-"`
+	Index int    `yaml:"-"`
 
 	Name     string `yaml:"name"`
 	Kind     string `yaml:"kind"`
@@ -259,6 +267,7 @@ func (c *Config) validate() error {
 	seen := map[string]int{}
 	for i := range c.Stores {
 		s := &c.Stores[i]
+		s.File, s.Index = c.File, i
 		fail := func(field, format string, args ...any) error {
 			return &Error{File: c.File, Line: s.Line, Field: fmt.Sprintf("stores[%d].%s", i, field), Err: fmt.Errorf(format, args...)}
 		}
@@ -366,6 +375,26 @@ func Secret(env, file string) (string, error) {
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return "", nil
+}
+
+// fieldError locates err, a problem of the store's field found when it is
+// opened, in the config file.
+func (s Store) fieldError(field string, err error) error {
+	return &Error{File: s.File, Line: s.Line, Field: fmt.Sprintf("stores[%d].%s", s.Index, field), Err: err}
+}
+
+// secret is Secret for one of the store's secrets, its error located at
+// the field that names it.
+func (s Store) secret(envField, env, fileField, file string) (string, error) {
+	v, err := Secret(env, file)
+	if err != nil {
+		field := fileField
+		if env != "" {
+			field = envField
+		}
+		return "", s.fieldError(field, err)
+	}
+	return v, nil
 }
 
 // Find returns the stores named in names, in the config's order; all stores

@@ -20,7 +20,11 @@ const defaultEtcdEndpoint = "http://127.0.0.1:2379"
 
 // Open dials the store s describes, resolving its secrets now, and returns
 // it with the function that closes it. The store is not wrapped read-only
-// here; callers decide that from the config and flags.
+// here; callers decide that from the config and flags. A problem of the
+// config that shows only now — a secret variable that is not set, a
+// secret, TLS or credentials file that is missing or unusable — is an
+// *Error, found before anything is dialled; any other error comes from the
+// store.
 func Open(ctx context.Context, s Store) (stores.Store, func() error, error) {
 	tlsConf := s.TLS
 	switch s.Kind {
@@ -36,14 +40,14 @@ func Open(ctx context.Context, s Store) (stores.Store, func() error, error) {
 				cfg.Endpoints = splitList(env)
 			}
 		}
-		pw, err := Secret(s.PasswordEnv, s.PasswordFile)
+		pw, err := s.secret("password_env", s.PasswordEnv, "password_file", s.PasswordFile)
 		if err != nil {
 			return nil, nil, err
 		}
 		cfg.Password = pw
 		if tlsConf != nil {
 			if cfg.TLS, err = tlsConf.TLSConfig(); err != nil {
-				return nil, nil, err
+				return nil, nil, s.fieldError("tls", err)
 			}
 		}
 		st, err := etcd.Dial(ctx, cfg)
@@ -54,14 +58,14 @@ func Open(ctx context.Context, s Store) (stores.Store, func() error, error) {
 
 	case KindConsul:
 		cfg := consul.Config{Address: s.Address, Datacenter: s.Datacenter}
-		tok, err := Secret(s.TokenEnv, s.TokenFile)
+		tok, err := s.secret("token_env", s.TokenEnv, "token_file", s.TokenFile)
 		if err != nil {
 			return nil, nil, err
 		}
 		cfg.Token = tok // empty: the api client falls back to $CONSUL_HTTP_TOKEN
 		if tlsConf != nil {
 			if cfg.TLS.Config, err = tlsConf.TLSConfig(); err != nil {
-				return nil, nil, err
+				return nil, nil, s.fieldError("tls", err)
 			}
 			cfg.Scheme = "https"
 		}
@@ -78,14 +82,19 @@ func Open(ctx context.Context, s Store) (stores.Store, func() error, error) {
 		if cfg.URL == "" {
 			cfg.URL = os.Getenv("NATS_URL")
 		}
-		tok, err := Secret(s.TokenEnv, s.TokenFile)
+		tok, err := s.secret("token_env", s.TokenEnv, "token_file", s.TokenFile)
 		if err != nil {
 			return nil, nil, err
 		}
 		cfg.Token = tok
+		if s.Creds != "" {
+			if err := readable(s.Creds); err != nil {
+				return nil, nil, s.fieldError("creds", err)
+			}
+		}
 		if tlsConf != nil {
 			if cfg.TLS, err = tlsConf.TLSConfig(); err != nil {
-				return nil, nil, err
+				return nil, nil, s.fieldError("tls", err)
 			}
 		}
 		st, err := natskv.Dial(ctx, cfg)
@@ -95,6 +104,15 @@ func Open(ctx context.Context, s Store) (stores.Store, func() error, error) {
 		return st, st.Close, nil
 	}
 	return nil, nil, fmt.Errorf("config: store %s: unknown kind %q", s.Name, s.Kind)
+}
+
+// readable checks that the file at path can be opened for reading.
+func readable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // splitList splits a comma-separated environment list.

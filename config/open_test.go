@@ -189,9 +189,9 @@ func TestOpenEtcdTLS(t *testing.T) {
 			wantErr: []string{"tls: failed to verify certificate: x509: certificate signed by unknown authority"}},
 		{name: "no-client-cert", yaml: conf("no-client-cert", fmt.Sprintf("{ca: %q}", ca.CAFile)), wantErr: rejected},
 		{name: "missing-ca-file", yaml: conf("missing-ca-file", fmt.Sprintf("{ca: %q, cert: %q, key: %q}", missing, client.CertFile, client.KeyFile)),
-			wantErr: []string{"config: tls ca: open " + missing}, wantIs: os.ErrNotExist},
+			wantErr: []string{"stores[0].tls: tls ca: open " + missing}, wantIs: os.ErrNotExist},
 		{name: "ca-not-pem", yaml: conf("ca-not-pem", fmt.Sprintf("{ca: %q}", client.KeyFile)),
-			wantErr: []string{"config: tls ca " + client.KeyFile + ": no PEM certificate found"}},
+			wantErr: []string{"stores[0].tls: tls ca " + client.KeyFile + ": no PEM certificate found"}},
 	})
 }
 
@@ -228,12 +228,12 @@ func TestOpenEtcdAuth(t *testing.T) {
 		{name: "wrong-password-env", yaml: conf("env-wrong", "password_env: "+pwEnv), env: map[string]string{pwEnv: "not-" + password},
 			wantErr: authFailed, wantIs: rpctypes.ErrAuthFailed},
 		{name: "unset-password-env", yaml: conf("env-unset", "password_env: "+pwEnv), unset: []string{pwEnv},
-			wantErr: []string{"config: environment variable " + pwEnv + " is not set"}},
+			wantErr: []string{"stores[0].password_env: environment variable " + pwEnv + " is not set"}},
 		{name: "password-file", yaml: conf("file", fmt.Sprintf("password_file: %q", writeSecret(t, password)))},
 		{name: "wrong-password-file", yaml: conf("file-wrong", fmt.Sprintf("password_file: %q", writeSecret(t, "not-"+password))),
 			wantErr: authFailed, wantIs: rpctypes.ErrAuthFailed},
 		{name: "missing-password-file", yaml: conf("file-missing", fmt.Sprintf("password_file: %q", filepath.Join(t.TempDir(), "nope"))),
-			wantErr: []string{"config: read secret"}, wantIs: os.ErrNotExist},
+			wantErr: []string{"stores[0].password_file: read secret"}, wantIs: os.ErrNotExist},
 		// The password, not a leftover of the environment, decides.
 		{name: "no-password", yaml: conf("none", "prefix: exports/"),
 			wantErr: []string{`username "root" without password`}},
@@ -263,7 +263,7 @@ func TestOpenConsul(t *testing.T) {
 		{name: "wrong-token-env", yaml: withAddr("env-wrong", "    token_env: "+tokEnv+"\n"),
 			env: map[string]string{tokEnv: "00000000-0000-0000-0000-000000000000"}, wantWriteIs: consul.ErrPermissionDenied},
 		{name: "unset-token-env", yaml: withAddr("env-unset", "    token_env: "+tokEnv+"\n"), unset: []string{tokEnv},
-			wantErr: []string{"config: environment variable " + tokEnv + " is not set"}},
+			wantErr: []string{"stores[0].token_env: environment variable " + tokEnv + " is not set"}},
 		{name: "token-file", yaml: withAddr("file", fmt.Sprintf("    token_file: %q\n", writeSecret(t, rootToken)))},
 		{name: "no-token", yaml: withAddr("anonymous", ""), wantWriteIs: consul.ErrPermissionDenied},
 		{name: "address-from-env", yaml: conf("addr-env", "    token_env: "+tokEnv+"\n"),
@@ -308,5 +308,60 @@ func TestOpenUnknownKind(t *testing.T) {
 	_, _, err := Open(t.Context(), Store{Name: "x", Kind: "zookeeper"})
 	if err == nil || !strings.Contains(err.Error(), `config: store x: unknown kind "zookeeper"`) {
 		t.Errorf("Open(kind zookeeper) = %v, want an unknown-kind error", err)
+	}
+}
+
+// TestOpenConfigErrors opens stores whose config cannot work whatever the
+// server says — a secret variable unset, a file missing or not what it
+// should be — and checks that Open says so with an *Error naming the file,
+// the store's line and the field, before dialling anything.
+func TestOpenConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := func(name string) string { return filepath.Join(dir, name) }
+	os.Unsetenv("LEASECTL_TEST_UNSET")
+	// Every endpoint is unreachable: a case that dialled would fail
+	// differently (and slowly).
+	tests := []struct{ name, store, field, mention string }{
+		{"etcd password_env unset", `{name: s, kind: etcd, endpoints: ["http://127.0.0.1:1"], username: u, password_env: LEASECTL_TEST_UNSET}`, "password_env", "LEASECTL_TEST_UNSET"},
+		{"etcd password_file missing", fmt.Sprintf(`{name: s, kind: etcd, endpoints: ["http://127.0.0.1:1"], username: u, password_file: %q}`, missing("pw")), "password_file", missing("pw")},
+		{"consul token_env unset", `{name: s, kind: consul, address: "127.0.0.1:1", token_env: LEASECTL_TEST_UNSET}`, "token_env", "LEASECTL_TEST_UNSET"},
+		{"nats token_file missing", fmt.Sprintf(`{name: s, kind: nats, url: "nats://127.0.0.1:1", bucket: b, token_file: %q}`, missing("tok")), "token_file", missing("tok")},
+		{"nats creds missing", fmt.Sprintf(`{name: s, kind: nats, url: "nats://127.0.0.1:1", bucket: b, creds: %q}`, missing("ops.creds")), "creds", missing("ops.creds")},
+		{"etcd tls ca missing", fmt.Sprintf(`{name: s, kind: etcd, endpoints: ["https://127.0.0.1:1"], tls: {ca: %q}}`, missing("ca.pem")), "tls", missing("ca.pem")},
+		{"consul tls ca not pem", fmt.Sprintf(`{name: s, kind: consul, address: "127.0.0.1:1", tls: {ca: %q}}`, notPEM), "tls", "no PEM certificate"},
+		{"nats tls cert missing", fmt.Sprintf(`{name: s, kind: nats, url: "tls://127.0.0.1:1", bucket: b, tls: {cert: %q, key: %q}}`, missing("c.crt"), missing("c.key")), "tls", missing("c.crt")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(path, []byte("operator: o\nstores:\n  - "+tt.store+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load = %v", err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), openTimeout)
+			defer cancel()
+			st, closeStore, err := Open(ctx, c.Stores[0])
+			if err == nil {
+				closeStore()
+				t.Fatalf("Open = %v, want a config error", st)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Open = %v (%T), want a *config.Error", err, err)
+			}
+			if ce.File != path || ce.Line != 3 || !strings.Contains(ce.Field, tt.field) || !strings.Contains(err.Error(), tt.mention) {
+				t.Errorf("Open = %q (file %q, line %d, field %q); want file %s, line 3, field %s, mentioning %q", err, ce.File, ce.Line, ce.Field, path, tt.field, tt.mention)
+			}
+			if strings.Count(err.Error(), "config:") != 1 {
+				t.Errorf("Open = %q: say config once", err)
+			}
+		})
 	}
 }

@@ -1,8 +1,12 @@
 package safetext
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestClean(t *testing.T) {
@@ -70,6 +74,155 @@ func FuzzClean(f *testing.F) {
 		}
 		if Clean(got) != got {
 			t.Fatalf("Clean is not idempotent on %q", s)
+		}
+	})
+}
+
+// terminalSafe reports the first byte or rune of b that a terminal could
+// interpret (other than a line break), or -1.
+func terminalSafe(b []byte) rune {
+	s := string(b)
+	if !utf8.ValidString(s) {
+		return utf8.RuneError
+	}
+	for _, r := range s {
+		if (r < 0x20 && r != '\n' && r != '\t' && r != '\r') || r == 0x7f || unsafeRune(r) {
+			return r
+		}
+	}
+	return -1
+}
+
+func TestJSON(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"plain", `{"holder_id":"node-a","n":1}`, `{"holder_id":"node-a","n":1}`},
+		{"indented", "[\n  {\"a\": \"b\"}\n]\n", "[\n  {\"a\": \"b\"}\n]\n"},
+		{"unicode kept", `{"h":"nœud-東京-…"}`, `{"h":"nœud-東京-…"}`},
+		{"bidi override", "{\"h\":\"a\u202eb\"}", `{"h":"a\u202eb"}`},
+		{"c1 csi", "{\"h\":\"\u009b2J\"}", `{"h":"\u009b2J"}`},
+		{"del", "{\"h\":\"a\x7f\"}", `{"h":"a\u007f"}`},
+		{"raw esc in a string", "{\"h\":\"\x1b]0;x\x07\"}", `{"h":"\u001b]0;x\u0007"}`},
+		{"escapes kept", `{"h":"\u001b\"\\\n"}`, `{"h":"\u001b\"\\\n"}`},
+		{"escaped quote then bidi", "{\"h\":\"\\\"\u2066\"}", `{"h":"\"\u2066"}`},
+		{"invalid utf8", "{\"h\":\"a\xffb\"}", `{"h":"a\ufffdb"}`},
+		{"key too", "{\"\u202e\":1}", `{"\u202e":1}`},
+		{"control outside a string", "{\x1b[2J}", `{\u001b[2J}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := JSON([]byte(tt.in))
+			if string(got) != tt.want {
+				t.Errorf("JSON(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if r := terminalSafe(got); r != -1 {
+				t.Errorf("JSON(%q) = %q still holds %U", tt.in, got, r)
+			}
+			var before, after any
+			if json.Unmarshal([]byte(tt.in), &before) == nil {
+				if err := json.Unmarshal(got, &after); err != nil || !reflect.DeepEqual(before, after) {
+					t.Errorf("JSON(%q) decodes to %#v (%v), the input to %#v", tt.in, after, err, before)
+				}
+			}
+		})
+	}
+}
+
+// FuzzJSON checks that any string, encoded by encoding/json (as leasectl
+// encodes its output), comes out of JSON terminal-safe and decoding to the
+// same string; and that JSON leaves nothing interpretable in any input.
+func FuzzJSON(f *testing.F) {
+	for _, s := range []string{"node-a", "\x1b]0;pwned\x07 \x1b[2J \u202e \u009b", "a\xffb", "\x7f\u2028\u061c", `"\`, strings.Repeat("é", 10), "\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc, err := json.Marshal(map[string]any{"k": s, s: []string{s}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		safe := JSON(doc)
+		if r := terminalSafe(safe); r != -1 {
+			t.Fatalf("JSON(%q) = %q holds %U", doc, safe, r)
+		}
+		var before, after any
+		if err := json.Unmarshal(doc, &before); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(safe, &after); err != nil || !reflect.DeepEqual(before, after) {
+			t.Fatalf("JSON(%q) = %q decodes to %#v (%v), want %#v", doc, safe, after, err, before)
+		}
+		if r := terminalSafe(JSON([]byte(s))); r != -1 {
+			t.Fatalf("JSON(%q) holds %U", s, r)
+		}
+	})
+}
+
+func TestElide(t *testing.T) {
+	tests := []struct {
+		in          string
+		width, tail int
+		want        string
+	}{
+		{"exports/orders", 20, 8, "exports/orders"},
+		{"exports/bulk/fold-001/export-000123", 24, 14, "exports/b…/export-000123"},
+		{"exports/bulk/fold-001/export-000123", 12, 14, "e…ort-000123"},
+		{"exports/a\x1b[2J-long-key/x", 12, 2, "exports/a…/x"},
+		{"\x1b[2Jexports/long/x", 10, 2, "␛[2Jexp…/x"},
+		{"東京東京東京/キー", 9, 4, "東京…キー"},
+		{"東京東京東京/キー", 9, 5, "東…/キー"},
+		{"abc", 1, 1, "…"},
+		{"abc", 0, 1, ""},
+	}
+	for _, tt := range tests {
+		got := Elide(tt.in, tt.width, tt.tail)
+		if w := Width(got); w > tt.width {
+			t.Errorf("Elide(%q, %d, %d) = %q is %d cells wide", tt.in, tt.width, tt.tail, got, w)
+		}
+		if got != tt.want {
+			t.Errorf("Elide(%q, %d, %d) = %q, want %q", tt.in, tt.width, tt.tail, got, tt.want)
+		}
+	}
+}
+
+func TestWriter(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	in := "ok\nheld by \x1b]0;x\x07 \u202e é\n"
+	// Byte by byte: every multi-byte rune is split across writes.
+	for i := range len(in) {
+		if n, err := w.Write([]byte{in[i]}); n != 1 || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	w.Write([]byte("\xe2\x80")) // a rune that never ends
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "ok\nheld by ␛]0;x␇ \uFFFD é\n\uFFFD\uFFFD"
+	if out.String() != want {
+		t.Errorf("Writer wrote %q, want %q", out.String(), want)
+	}
+}
+
+// FuzzWriter checks that where a write is split does not change what the
+// Writer writes, and that what it writes is terminal-safe.
+func FuzzWriter(f *testing.F) {
+	f.Add("held by \x1b]0;x\x07 é\n東京\u202e", 9)
+	f.Add("\xe2\x80\xae\n", 1)
+	f.Fuzz(func(t *testing.T, s string, at int) {
+		at = min(max(at, 0), len(s))
+		var whole, split bytes.Buffer
+		w := NewWriter(&whole)
+		w.Write([]byte(s))
+		w.Flush()
+		w = NewWriter(&split)
+		w.Write([]byte(s[:at]))
+		w.Write([]byte(s[at:]))
+		w.Flush()
+		if whole.String() != split.String() {
+			t.Fatalf("Writer(%q) = %q, split at %d = %q", s, whole.String(), at, split.String())
+		}
+		if r := terminalSafe(whole.Bytes()); r != -1 && r != '\t' && r != '\r' {
+			t.Fatalf("Writer(%q) = %q holds %U", s, whole.String(), r)
 		}
 	})
 }

@@ -171,7 +171,9 @@ func runWrite(ctx context.Context, env Env, g *globals, in *interrupts, req leas
 	if err := writable(c, s); err != nil {
 		return err
 	}
-	log, err := audit.NewFile(c.AuditLog)
+	log, err := audit.NewFile(c.AuditLog, audit.WithWarn(func(msg string) {
+		fmt.Fprintln(env.Stderr, "leasectl: warning:", msg)
+	}))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ package safetext
 import (
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
@@ -217,8 +218,11 @@ func appendJSONEscape(b []byte, r rune) []byte {
 // Writer writes everything through Clean to an underlying writer, keeping
 // line breaks: a last line of defence for output streams such as stderr,
 // so that nothing written there can be interpreted by the terminal however
-// it was built. A rune split across two writes is joined, not mangled.
+// it was built. A rune split across two writes is joined, not mangled. A
+// Writer is safe for concurrent use: a signal handler and a command may
+// both write to stderr.
 type Writer struct {
+	mu      sync.Mutex
 	w       io.Writer
 	pending []byte // the start of a rune cut by the end of the last write
 }
@@ -229,6 +233,8 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 // Write cleans p and writes it. It reports len(p) written unless the
 // underlying writer fails.
 func (sw *Writer) Write(p []byte) (int, error) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
 	b := p
 	if len(sw.pending) > 0 {
 		b = append(sw.pending, p...)
@@ -247,6 +253,8 @@ func (sw *Writer) Write(p []byte) (int, error) {
 
 // Flush writes out what is held of an incomplete rune, as U+FFFD.
 func (sw *Writer) Flush() error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
 	if len(sw.pending) == 0 {
 		return nil
 	}

@@ -302,13 +302,13 @@ func (o *Operator) Check(req Request) error {
 		return refuse(fmt.Errorf("lease: unknown action %v", req.Action))
 	}
 	if err := stores.CheckKey(o.store, req.Key); err != nil {
-		return refuse(fmt.Errorf("lease: %s: %w", req.Action, err))
+		return refuse(err)
 	}
 	if err := CheckScope(req.Key, o.scope); err != nil {
 		return refuse(err)
 	}
 	if stores.IsReadOnly(o.store) {
-		return refuse(fmt.Errorf("lease: store %q: %w", o.storeName, stores.ErrReadOnly))
+		return refuse(fmt.Errorf("%w: store %q", stores.ErrReadOnly, o.storeName))
 	}
 	if req.Action != ActionRelease {
 		maxTTL := o.th.MaxPeriod
@@ -323,7 +323,7 @@ func (o *Operator) Check(req Request) error {
 		return refuse(err)
 	}
 	if req.Action != ActionAcquire && (req.AnyRevision || req.Holder != "") {
-		return refuse(fmt.Errorf("lease: %s: a holder or any-revision is for acquire only", req.Action))
+		return refuse(fmt.Errorf("lease: a holder or any-revision is for acquire only, not for a %s", req.Action))
 	}
 	if req.Holder != "" {
 		if err := CheckHolder(req.Holder); err != nil {
@@ -331,7 +331,7 @@ func (o *Operator) Check(req Request) error {
 		}
 	}
 	if req.Action == ActionRelease && req.Seen == 0 {
-		return refuse(fmt.Errorf("lease: release %q: %w (it was absent when you looked)", req.Key, ErrNothingToRelease))
+		return refuse(fmt.Errorf("%w: %q was absent when you looked", ErrNothingToRelease, req.Key))
 	}
 	if o.auditor == nil {
 		return &AuditError{Err: errNoAuditor}

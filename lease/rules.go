@@ -42,9 +42,9 @@ func CheckTTL(ttl time.Duration) error { return checkTTLRange(ttl, MaxTTL) }
 func checkTTLRange(ttl, maxTTL time.Duration) error {
 	switch {
 	case ttl < MinTTL:
-		return fmt.Errorf("lease: ttl %v: %w: want at least %v", ttl, ErrInvalidTTL, MinTTL)
+		return fmt.Errorf("%w %v: want at least %v", ErrInvalidTTL, ttl, MinTTL)
 	case ttl > maxTTL:
-		return fmt.Errorf("lease: ttl %v: %w: want at most %v (a longer lease would be flagged skewed)", ttl, ErrInvalidTTL, maxTTL)
+		return fmt.Errorf("%w %v: want at most %v (a longer lease would be flagged skewed)", ErrInvalidTTL, ttl, maxTTL)
 	}
 	return nil
 }
@@ -56,11 +56,11 @@ func checkTTLRange(ttl, maxTTL time.Duration) error {
 func CheckReason(action Action, reason string) error {
 	switch {
 	case strings.TrimSpace(reason) == "" && action != ActionAcquire:
-		return fmt.Errorf("lease: %s: %w: it goes to the audit log", action, ErrReasonRequired)
+		return fmt.Errorf("%w for a %s: it goes to the audit log", ErrReasonRequired, action)
 	case !utf8.ValidString(reason):
-		return fmt.Errorf("lease: %s: %w: not valid UTF-8", action, ErrInvalidReason)
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidReason)
 	case len(reason) > MaxReasonLen:
-		return fmt.Errorf("lease: %s: %w: %d bytes, want at most %d", action, ErrInvalidReason, len(reason), MaxReasonLen)
+		return fmt.Errorf("%w: %d bytes, want at most %d", ErrInvalidReason, len(reason), MaxReasonLen)
 	}
 	return nil
 }
@@ -69,7 +69,7 @@ func CheckReason(action Action, reason string) error {
 // OperatorHolder's: non-empty, valid UTF-8.
 func CheckHolder(holder string) error {
 	if holder == "" || !utf8.ValidString(holder) {
-		return fmt.Errorf("lease: holder id %q: %w: must be non-empty, valid UTF-8", holder, ErrInvalidHolder)
+		return fmt.Errorf("%w %q: want a non-empty, valid UTF-8 string", ErrInvalidHolder, holder)
 	}
 	return nil
 }
@@ -80,9 +80,9 @@ func CheckHolder(holder string) error {
 func CheckReleasable(o Observation) error {
 	switch o.Status.State {
 	case Absent:
-		return fmt.Errorf("lease: release %q: %w: the key is absent", o.Key, ErrNothingToRelease)
+		return fmt.Errorf("%w: %q is absent", ErrNothingToRelease, o.Key)
 	case Tombstone:
-		return fmt.Errorf("lease: release %q: %w: it is already a tombstone", o.Key, ErrNothingToRelease)
+		return fmt.Errorf("%w: %q is already a tombstone", ErrNothingToRelease, o.Key)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func CheckReleasable(o Observation) error {
 // It returns an error matching ErrOutsideScope.
 func CheckScope(key, scope string) error {
 	if !strings.HasPrefix(key, scope) {
-		return fmt.Errorf("lease: %q: %w %q", key, ErrOutsideScope, scope)
+		return fmt.Errorf("%w: %q is not under %q", ErrOutsideScope, key, scope)
 	}
 	return nil
 }

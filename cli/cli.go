@@ -1,6 +1,7 @@
-// Package cli wires leasectl's command line (SPEC §6) to the lease core:
-// parsing flags, loading the config, opening stores and printing results.
-// It holds no lease logic of its own; every action goes through package lease.
+// Package cli wires leasectl's command line (docs/design.md §6) to the lease
+// core: parsing flags, loading the config, opening stores and printing
+// results. It holds no lease logic of its own; every action goes through
+// package lease.
 //
 // Everything a command prints goes through package safetext: store data is
 // cleaned where it is formatted, JSON is made terminal-safe without changing
@@ -25,7 +26,7 @@ import (
 	"github.com/leasectl/leasectl/stores"
 )
 
-// Exit codes (SPEC §6).
+// Exit codes (docs/design.md §6).
 const (
 	// ExitOK means done; for acquire, won.
 	ExitOK = 0

@@ -30,8 +30,8 @@ func checkFormat(f string) error {
 	return nil
 }
 
-// leaseJSON is one lease in -o json output (SPEC §6). Fields that do not
-// apply are omitted; flags is always an array.
+// leaseJSON is one lease in -o json output (docs/design.md §6). Fields that
+// do not apply are omitted; flags is always an array.
 type leaseJSON struct {
 	Store              string   `json:"store,omitempty"`
 	Key                string   `json:"key,omitempty"`

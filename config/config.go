@@ -1,6 +1,6 @@
-// Package config loads leasectl's YAML configuration (SPEC §7): the operator's
-// name, the audit log and the named stores. Errors name the file, the line
-// and the field. Secrets are never inline: they come from environment
+// Package config loads leasectl's YAML configuration (docs/design.md §7):
+// the operator's name, the audit log and the named stores. Errors name the
+// file, the line and the field. Secrets are never inline: they come from environment
 // variables or files, and are resolved when a store is opened, not when the
 // file is parsed, so a config can be checked without them.
 package config

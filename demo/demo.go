@@ -1,8 +1,8 @@
 // Package demo is the built-in live demo that the console opens on when there
-// is no configuration (SPEC §7): an in-memory store with a simulated fleet
-// running the real lease core, so that every state and flag of the console
-// can be seen within a minute, and operator actions can be tried on keys
-// that nobody cares about.
+// is no configuration (docs/design.md §7): an in-memory store with a
+// simulated fleet running the real lease core, so that every state and flag
+// of the console can be seen within a minute, and operator actions can be
+// tried on keys that nobody cares about.
 //
 // The fleet has five folds, each a lease key with 3–6 replicas. Every replica
 // is a goroutine with its own lease.Lease that triggers about once per period

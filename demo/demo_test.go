@@ -244,7 +244,7 @@ func (o *observer) handle(ev stores.Event) {
 }
 
 // TestFleet runs the demo for ten simulated minutes and checks, change by
-// change, what SPEC §3 and the demo promise.
+// change, what docs/design.md §3 and the demo promise.
 func TestFleet(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

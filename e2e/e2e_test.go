@@ -548,7 +548,7 @@ type auditLine struct {
 	Outcome        string `json:"outcome"`
 }
 
-// auditFields are the fields every audit line has (SPEC §4).
+// auditFields are the fields every audit line has (docs/design.md §4).
 var auditFields = []string{"time", "operator", "host", "store", "key", "action", "revision_before", "value_before", "value_after", "revision_after", "outcome"}
 
 // checkAudit checks that the audit log at path is private (0600) and holds

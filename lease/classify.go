@@ -11,7 +11,7 @@ import (
 )
 
 // State is the classification of a lease key as an operator sees it
-// (SPEC §4).
+// (docs/design.md §4).
 type State int
 
 // The five states of a lease key. The zero State is none of them.
@@ -29,7 +29,7 @@ const (
 )
 
 // String returns the state's lower-case name, one of the five words of
-// SPEC §4.
+// docs/design.md §4.
 func (s State) String() string {
 	switch s {
 	case Absent:
@@ -132,7 +132,7 @@ type Status struct {
 }
 
 // UnixSeconds returns t as whole seconds since the Unix epoch, truncated;
-// a pre-epoch t counts as 0 (SPEC §2.2).
+// a pre-epoch t counts as 0 (docs/design.md §2.2).
 func UnixSeconds(t time.Time) uint64 {
 	s := t.Unix()
 	if s < 0 {
@@ -182,7 +182,8 @@ func classifyAt(value []byte, now uint64, th Thresholds) Status {
 	return st
 }
 
-// skewed reports whether r looks like it came from a bad clock (SPEC §4).
+// skewed reports whether r looks like it came from a bad clock
+// (docs/design.md §4).
 func skewed(r Record, now uint64, th Thresholds) bool {
 	tolerance := uint64(th.SkewTolerance / time.Second)
 	maxPeriod := uint64(th.MaxPeriod / time.Second)

@@ -10,8 +10,8 @@ import (
 )
 
 // Decode parses b as a lease record, exactly as strictly as serde_json does on
-// the Rust side (SPEC §2.1): valid UTF-8, one JSON object and nothing but
-// whitespace after it; holder_id, acquired_at_unix and expires_at_unix
+// the Rust side (docs/design.md §2.1): valid UTF-8, one JSON object and
+// nothing but whitespace after it; holder_id, acquired_at_unix and expires_at_unix
 // present, non-null and of the right type; integers plain decimal in
 // 0..2^64-1; completed_cursor_hex and completed_at_unix absent, null or of the
 // right type; names matched case-sensitively after unescaping; a known name
@@ -31,7 +31,7 @@ func Decode(b []byte) (Record, error) {
 	return r, nil
 }
 
-// The fields of a record, in SPEC order.
+// The fields of a record, in the order of docs/design.md §2.
 const (
 	fieldHolder = iota
 	fieldAcquired
@@ -170,7 +170,8 @@ func (p *parser) object() (Record, error) {
 	}
 }
 
-// missing reports the first required field not seen, in SPEC order.
+// missing reports the first required field not seen, in the order of
+// docs/design.md §2.
 func missing(seen [numFields]bool) error {
 	for _, f := range []int{fieldHolder, fieldAcquired, fieldExpires} {
 		if !seen[f] {

@@ -8,10 +8,10 @@ import (
 )
 
 // ErrCorrupt matches every *CorruptError: the stored bytes are not a valid
-// lease record (SPEC §2.1). A corrupt lease is stealable.
+// lease record (docs/design.md §2.1). A corrupt lease is stealable.
 var ErrCorrupt = errors.New("lease: corrupt record")
 
-// Record is one lease record as stored under a lease key (SPEC §2).
+// Record is one lease record as stored under a lease key (docs/design.md §2).
 type Record struct {
 	// HolderID says who won the round: a node id, or "operator:<name>"
 	// for an operator action.
@@ -28,9 +28,9 @@ type Record struct {
 	CompletedAtUnix *uint64
 }
 
-// Encode returns the record as compact JSON with the fields in SPEC order and
-// unset optional fields omitted, byte-identical to what serde_json writes for
-// the same record on the Rust side.
+// Encode returns the record as compact JSON with the fields in the order of
+// docs/design.md §2 and unset optional fields omitted, byte-identical to what
+// serde_json writes for the same record on the Rust side.
 func (r Record) Encode() []byte {
 	b := make([]byte, 0, 128+len(r.HolderID)+len(r.CompletedCursorHex))
 	b = append(b, `{"holder_id":`...)
@@ -54,7 +54,7 @@ func (r Record) Encode() []byte {
 func (r Record) Completed() bool { return r.CompletedCursorHex != "" }
 
 // LiveAt reports whether the lease is live at now (whole Unix seconds):
-// expires_at_unix > now, strictly (SPEC §2.2).
+// expires_at_unix > now, strictly (docs/design.md §2.2).
 func (r Record) LiveAt(now uint64) bool { return r.ExpiresAtUnix > now }
 
 // clone returns a copy of r that shares no memory with it.

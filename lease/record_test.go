@@ -13,7 +13,7 @@ import (
 	"github.com/leasectl/leasectl/lease"
 )
 
-// The two records of SPEC §2, byte for byte.
+// The two records of docs/design.md §2, byte for byte.
 const (
 	specFresh     = `{"holder_id":"node-a","acquired_at_unix":1718000000,"expires_at_unix":1718000300}`
 	specCompleted = `{"holder_id":"node-a","acquired_at_unix":1718000000,"expires_at_unix":1718000300,"completed_cursor_hex":"000000000000002a","completed_at_unix":1718000042}`
@@ -79,8 +79,9 @@ func TestEncodeEscapesLikeSerde(t *testing.T) {
 	}
 }
 
-// TestDecodeSpecExamples checks the SPEC examples decode to what encodes
-// them, and that the reasons named in SPEC §2.1 come out as written there.
+// TestDecodeSpecExamples checks the examples of docs/design.md §2 decode to
+// what encodes them, and that the reasons named in docs/design.md §2.1 come
+// out as written there.
 func TestDecodeSpecExamples(t *testing.T) {
 	for _, s := range []string{specFresh, specCompleted} {
 		r, err := lease.Decode([]byte(s))
@@ -308,8 +309,8 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// TestDecodeEveryPrefixIsCorrupt cuts the SPEC's completed record at every
-// byte: no proper prefix is a record.
+// TestDecodeEveryPrefixIsCorrupt cuts the completed record of
+// docs/design.md §2 at every byte: no proper prefix is a record.
 func TestDecodeEveryPrefixIsCorrupt(t *testing.T) {
 	for n := range len(specCompleted) {
 		in := specCompleted[:n]

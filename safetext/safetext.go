@@ -1,9 +1,12 @@
 // Package safetext makes untrusted text from a store safe to print on a
 // terminal. Lease keys and holder ids come from whoever can write the store;
 // an escape sequence in a holder id could clear the operator's screen, retitle
-// the window or hide a row. Clean replaces every control character with a
-// visible stand-in, so nothing is interpreted and the operator can still see
-// that something odd is there.
+// the window or hide a row, and an emoji sequence that terminals measure
+// differently pushes every later column out of line. Clean replaces every
+// control character with a visible stand-in and escapes every cluster that
+// terminals disagree on, so nothing is interpreted, every column stays where
+// Width says, and the operator can still see that something odd is there.
+// Key shows a lease key so that two different keys never look the same.
 package safetext
 
 import (
@@ -18,54 +21,161 @@ import (
 // Ellipsis marks text cut by Truncate.
 const Ellipsis = "…"
 
-// Clean returns s with every byte that a terminal could interpret made inert:
-// C0 controls (including ESC, CR, LF and TAB) become their Unicode "control
-// picture" (␛, ␍, ␊, ␉…), DEL becomes ␡, C1 controls and bidirectional
-// overrides become U+FFFD, and invalid UTF-8 becomes U+FFFD. Printable text,
-// including non-ASCII, is kept as is.
+// Clean returns s made safe to print and to measure:
+//
+//   - every byte a terminal could interpret is made inert: C0 controls
+//     (including ESC, CR, LF and TAB) become their Unicode "control picture"
+//     (␛, ␍, ␊, ␉…), DEL becomes ␡, C1 controls and bidirectional overrides
+//     become U+FFFD, and invalid UTF-8 becomes U+FFFD;
+//   - every grapheme cluster that terminals draw in different widths is
+//     escaped code point by code point, Go style (\U0001f600, \u200d), keeping
+//     its first code point when that one alone is safe: emoji sequences
+//     (👩‍👩‍👧‍👦, 👍🏽, 🇯🇵, ❤️ becomes ❤\ufe0f, 1️⃣ becomes 1\ufe0f\u20e3), emoji
+//     that old tables make narrow (😀, ☕), invisible format characters,
+//     private-use and unassigned code points, and clusters whose grapheme
+//     width is not the sum of their code points' widths (का, ｶﾞ).
+//
+// Everything else, including CJK, accents and box drawing, is kept as is.
+// What Clean returns takes exactly Width cells in tmux, xterm.js and
+// terminals that cluster graphemes alike (width.go says how).
 func Clean(s string) string {
-	if isClean(s) {
+	if _, ok := simpleWidth(s); ok {
 		return s
 	}
 	var b strings.Builder
-	b.Grow(len(s) + 8)
+	b.Grow(len(s) + 16)
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			b.WriteRune(utf8.RuneError)
-		case r < 0x20:
-			b.WriteRune(0x2400 + r)
-		case r == 0x7f:
-			b.WriteRune('\u2421')
-		case unsafeRune(r):
-			b.WriteRune(utf8.RuneError)
-		default:
-			b.WriteRune(r)
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && (i+1 == len(s) || s[i+1] < utf8.RuneSelf) {
+			// Printable ASCII not followed by a mark: a cluster of its own.
+			b.WriteByte(c)
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if stand, ok := standIn(r, size); ok {
+			b.WriteRune(stand)
+			i += size
+			continue
+		}
+		cluster, width := ansi.FirstGraphemeCluster(s[i:], ansi.GraphemeWidth)
+		// A cluster never holds a control, but be sure it ends before
+		// anything that needs a stand-in.
+		for j := size; j < len(cluster); {
+			r, n := utf8.DecodeRuneInString(cluster[j:])
+			if _, ok := standIn(r, n); ok {
+				cluster, width = cluster[:j], -1
+				break
+			}
+			j += n
+		}
+		writeCluster(&b, cluster, width)
+		i += len(cluster)
 	}
 	return b.String()
 }
 
-func isClean(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return isCleanSlow(s)
-		}
+// standIn returns the visible stand-in of the rune r, size bytes long,
+// when a terminal could interpret it.
+func standIn(r rune, size int) (rune, bool) {
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		return utf8.RuneError, true
+	case r < 0x20:
+		return 0x2400 + r, true
+	case r == 0x7f:
+		return '\u2421', true
+	case unsafeRune(r):
+		return utf8.RuneError, true
 	}
-	return true
+	return 0, false
 }
 
-func isCleanSlow(s string) bool {
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if (r == utf8.RuneError && size <= 1) || r < 0x20 || r == 0x7f || unsafeRune(r) {
-			return false
+// writeCluster writes one grapheme cluster, width cells wide as a grapheme,
+// as it is when every terminal gives it that width, and escaped otherwise.
+func writeCluster(b *strings.Builder, cluster string, width int) {
+	first, n := utf8.DecodeRuneInString(cluster)
+	a := runeAttr(first)
+	keep := a&attrBase != 0 && int(a&attrWidth) == width
+	for _, r := range cluster[n:] {
+		if ra := lookup(r); ra&attrAgreed == 0 || ra&attrWidth != 0 {
+			keep = false
+			break
 		}
 	}
-	return true
+	if keep {
+		b.WriteString(cluster)
+		return
+	}
+	// The first code point stays when it is safe on its own (an escape
+	// after it joins nothing), and so does a later one that never joins its
+	// neighbours, after an escape: क्ष becomes क\u094dष.
+	escaped := a&attrBase == 0
+	if escaped {
+		writeEscape(b, first)
+	} else {
+		b.WriteString(cluster[:n])
+	}
+	for _, r := range cluster[n:] {
+		if escaped && runeAttr(r)&attrSimple != 0 {
+			b.WriteRune(r)
+			escaped = false
+			continue
+		}
+		writeEscape(b, r)
+		escaped = true
+	}
+}
+
+// writeEscape writes r as a Go escape: \u followed by four hex digits, or
+// \U and eight.
+func writeEscape(b *strings.Builder, r rune) {
+	const hex = "0123456789abcdef"
+	if r < 0x10000 {
+		b.WriteString(`\u`)
+		for s := 12; s >= 0; s -= 4 {
+			b.WriteByte(hex[r>>s&0xf])
+		}
+		return
+	}
+	b.WriteString(`\U`)
+	for s := 28; s >= 0; s -= 4 {
+		b.WriteByte(hex[r>>s&0xf])
+	}
+}
+
+// runeAttr is lookup, with printable ASCII answered at once.
+func runeAttr(r rune) attr {
+	if r >= 0x20 && r < 0x7f {
+		return 1 | attrAgreed | attrBase | attrSimple
+	}
+	return lookup(r)
+}
+
+// simpleWidth returns the width of s when s is nothing but printable ASCII
+// and code points that are safe and never join their neighbours (CJK,
+// accented letters, box drawing…): such a string is clean as it is, one
+// cluster per code point.
+func simpleWidth(s string) (int, bool) {
+	w := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			w++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			return 0, false
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		a := lookup(r)
+		if a&attrSimple == 0 || size == 1 { // size 1: invalid UTF-8
+			return 0, false
+		}
+		w += int(a & attrWidth)
+		i += size - 1
+	}
+	return w, true
 }
 
 // unsafeRune reports C1 controls and the Unicode bidi controls that can
@@ -77,8 +187,82 @@ func unsafeRune(r rune) bool {
 		r == 0x200e || r == 0x200f || r == 0x061c
 }
 
+// Width returns the number of terminal cells s takes once cleaned: the
+// same in every terminal.
+func Width(s string) int {
+	if w, ok := simpleWidth(s); ok {
+		return w
+	}
+	return cleanWidth(Clean(s))
+}
+
+// cleanWidth is the width of s, already clean: the sum of its code
+// points' widths (a cluster Clean keeps is one code point of its width
+// followed by zero-width ones).
+func cleanWidth(s string) int {
+	w := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < utf8.RuneSelf {
+			w++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		w += int(lookup(r) & attrWidth)
+		i += size - 1
+	}
+	return w
+}
+
+// prefix returns how many bytes of s, already clean, fit into width cells
+// without splitting a cluster (a cluster of s starts at each code point
+// that takes a cell), and how many cells they take.
+func prefix(s string, width int) (n, cells int) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		w, size := 1, 1
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			w = int(lookup(r) & attrWidth)
+		}
+		if w > 0 && cells+w > width {
+			return i, cells
+		}
+		cells += w
+		i += size
+	}
+	return len(s), cells
+}
+
+// suffix returns the byte offset in s, already clean, of the longest end
+// that fits into width cells without splitting a cluster.
+func suffix(s string, width int) int {
+	total := cleanWidth(s)
+	skip := total - width
+	if skip <= 0 {
+		return 0
+	}
+	cells := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		w, size := 1, 1
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			w = int(lookup(r) & attrWidth)
+		}
+		if w > 0 && cells >= skip {
+			return i
+		}
+		cells += w
+		i += size
+	}
+	return len(s)
+}
+
 // Truncate cleans s and cuts it to at most width terminal cells, ending in
-// Ellipsis when cut. Wide characters are never split.
+// Ellipsis when cut. Clusters (a wide character, a letter and its accents)
+// are never split.
 func Truncate(s string, width int) string {
 	s = Clean(s)
 	if width <= 0 {
@@ -87,33 +271,8 @@ func Truncate(s string, width int) string {
 	if cleanWidth(s) <= width {
 		return s
 	}
-	if isPrintableASCII(s) {
-		return s[:width-1] + Ellipsis
-	}
-	return ansi.Truncate(s, width, Ellipsis)
-}
-
-// Width returns the number of terminal cells s takes once cleaned.
-func Width(s string) int { return cleanWidth(Clean(s)) }
-
-// cleanWidth is the width of s, already clean: one cell a byte for
-// printable ASCII (the common case, and much cheaper than measuring
-// grapheme clusters).
-func cleanWidth(s string) int {
-	if isPrintableASCII(s) {
-		return len(s)
-	}
-	return ansi.StringWidth(s)
-}
-
-// isPrintableASCII reports whether s is nothing but printable ASCII.
-func isPrintableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return false
-		}
-	}
-	return true
+	n, _ := prefix(s, width-1)
+	return s[:n] + Ellipsis
 }
 
 // Elide cleans s and fits it into width terminal cells by cutting out its
@@ -125,19 +284,15 @@ func Elide(s string, width, tail int) string {
 	if width <= 0 {
 		return ""
 	}
-	w := cleanWidth(s)
-	if w <= width {
+	if cleanWidth(s) <= width {
 		return s
 	}
 	if width == 1 {
 		return Ellipsis
 	}
 	tail = max(0, min(tail, width-2)) // leave a cell of head and the ellipsis
-	head := width - 1 - tail
-	if isPrintableASCII(s) {
-		return s[:head] + Ellipsis + s[len(s)-tail:]
-	}
-	return ansi.Truncate(s, head, "") + Ellipsis + ansi.TruncateLeft(s, w-tail, "")
+	head, _ := prefix(s, width-1-tail)
+	return s[:head] + Ellipsis + s[max(suffix(s, tail), head):]
 }
 
 // JSON returns the encoded JSON document doc made safe to print on a
@@ -215,7 +370,7 @@ func appendJSONEscape(b []byte, r rune) []byte {
 	return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }
 
-// Writer writes everything through Clean to an underlying writer, keeping
+// Writer writes everything through neutralize to an underlying writer, keeping
 // line breaks: a last line of defence for output streams such as stderr,
 // so that nothing written there can be interpreted by the terminal however
 // it was built. A rune split across two writes is joined, not mangled. A
@@ -260,7 +415,7 @@ func (sw *Writer) Flush() error {
 	}
 	b := sw.pending
 	sw.pending = nil
-	_, err := sw.w.Write([]byte(Clean(string(b))))
+	_, err := sw.w.Write([]byte(neutralize(string(b))))
 	return err
 }
 
@@ -282,7 +437,7 @@ func incompleteTail(b []byte) int {
 	return 0
 }
 
-// cleanLines is Clean applied to each line of b, line breaks kept.
+// cleanLines is neutralize applied to each line of b, line breaks kept.
 func cleanLines(b []byte) []byte {
 	ascii := true
 	for _, c := range b {
@@ -296,7 +451,38 @@ func cleanLines(b []byte) []byte {
 	}
 	lines := strings.Split(string(b), "\n")
 	for i, l := range lines {
-		lines[i] = Clean(l)
+		lines[i] = neutralize(l)
 	}
 	return []byte(strings.Join(lines, "\n"))
+}
+
+// neutralize is the first half of Clean: it replaces what a terminal could
+// interpret with the same stand-ins, and leaves every other cluster alone.
+// The Writer uses it: what passes through it may be JSON, whose strings
+// must decode as they were, and any table in it was laid out with Clean
+// already.
+func neutralize(s string) string {
+	ok := true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if _, bad := standIn(r, size); bad {
+			ok = false
+			break
+		}
+		i += size
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if stand, bad := standIn(r, size); bad {
+			r = stand
+		}
+		b.WriteRune(r)
+		i += size
+	}
+	return b.String()
 }

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/leasectl/leasectl/safetext/termwidth"
 )
 
 func TestClean(t *testing.T) {
@@ -21,6 +25,22 @@ func TestClean(t *testing.T) {
 		{"invalid utf8", "a\xffb", "a\uFFFDb"},
 		{"bidi override", "admin\u202egnp.exe", "admin\uFFFDgnp.exe"},
 		{"nul", "a\x00b", "a␀b"},
+		{"cjk kept", "東京-ノード", "東京-ノード"},
+		{"accent kept", "cafe\u0301", "cafe\u0301"},
+		{"grinning face", "node-😀", `node-\U0001f600`},
+		{"skin tone", "👍🏽", `\U0001f44d\U0001f3fd`},
+		{"flag", "🇯🇵", `\U0001f1ef\U0001f1f5`},
+		{"zwj family", "👩‍👩‍👧‍👦", `\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466`},
+		{"vs16 keeps its base", "❤️", `❤\ufe0f`},
+		{"keycap keeps its digit", "1️⃣", `1\ufe0f\u20e3`},
+		{"wide since unicode 9", "☕", `\u2615`},
+		{"spacing mark", "का", `क\u093e`},
+		{"conjunct", "क्ष", `क\u094dष`},
+		{"jamo run", "ᄀ가", `ᄀ\uac00`},
+		{"lone mark", "\u0301x", `\u0301x`},
+		{"zero width space", "a\u200bb", `a\u200bb`},
+		{"private use", "a\ue000b", `a\ue000b`},
+		{"control and emoji", "\x1b😀\u0301", `␛\U0001f600\u0301`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,6 +69,11 @@ func TestTruncate(t *testing.T) {
 		{"東京東京東京", 7, "東京東…"},
 		{"\x1b[2Jabc", 4, "␛[2…"},
 		{"abc", 0, ""},
+		{"cafe\u0301s", 5, "cafe\u0301s"},
+		{"cafe\u0301s", 4, "caf…"},
+		{"cafe\u0301s-x", 5, "cafe\u0301…"},
+		{"node-😀", 8, `node-\U…`},
+		{"東京東京", 4, "東…"},
 	}
 	for _, tt := range tests {
 		got := Truncate(tt.in, tt.width)
@@ -65,6 +90,9 @@ func FuzzClean(f *testing.F) {
 	for _, s := range []string{"node-a", "\x1b]0;t\x07", "a\xffb", "\u009b", strings.Repeat("é", 10)} {
 		f.Add(s)
 	}
+	for _, h := range hostile {
+		f.Add(h.in)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := Clean(s)
 		for _, r := range got {
@@ -74,6 +102,28 @@ func FuzzClean(f *testing.F) {
 		}
 		if Clean(got) != got {
 			t.Fatalf("Clean is not idempotent on %q", s)
+		}
+		// Every terminal gives what Clean returns the width Width says,
+		// and so do the console renderer's two width methods.
+		w := Width(s)
+		for _, term := range termwidth.All {
+			if tw := term.Width(got); tw != w {
+				t.Fatalf("Clean(%q) = %q: %d cells in %s, Width says %d", s, got, tw, term, w)
+			}
+		}
+		if ww := ansi.StringWidthWc(got); ww != w {
+			t.Fatalf("Clean(%q) = %q: ansi.StringWidthWc = %d, Width says %d", s, got, ww, w)
+		}
+		// A cut never leaves a wider string or splits a cluster.
+		for _, n := range []int{1, 2, 3, w / 2, w - 1} {
+			cut := Truncate(s, n)
+			if cw := Width(cut); cw > max(n, 0) || Clean(cut) != cut {
+				t.Fatalf("Truncate(%q, %d) = %q is %d cells wide or not clean", s, n, cut, cw)
+			}
+			el := Elide(s, n, n/2)
+			if ew := Width(el); ew > max(n, 0) || Clean(el) != el {
+				t.Fatalf("Elide(%q, %d) = %q is %d cells wide or not clean", s, n, el, ew)
+			}
 		}
 	})
 }
@@ -171,6 +221,10 @@ func TestElide(t *testing.T) {
 		{"東京東京東京/キー", 9, 5, "東…/キー"},
 		{"abc", 1, 1, "…"},
 		{"abc", 0, 1, ""},
+		{"exports/cafe\u0301/orders", 12, 4, "exports…ders"},
+		{"a/東京東京/x", 7, 3, "a/…/x"},
+		{"a/東京東京/x", 8, 4, "a/…京/x"},
+		{"a/x/cafe\u0301", 6, 3, "a/…afe\u0301"},
 	}
 	for _, tt := range tests {
 		got := Elide(tt.in, tt.width, tt.tail)

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -138,7 +137,7 @@ func (d *detail) render() {
 	add := func(label, value string) {
 		lines = append(lines, s.Label.Render(pad(label, labelWidth))+value)
 	}
-	title := s.StoreName.Render(safetext.Clean(d.store)) + s.Dim.Render(" / ") + s.Title.Render(safetext.Clean(d.entry.Key))
+	title := s.StoreName.Render(safetext.Clean(d.store)) + s.Dim.Render(" / ") + s.Title.Render(safetext.Key(d.entry.Key))
 	lines = append(lines, ansi.Truncate(title, d.width, safetext.Ellipsis), "")
 
 	st := lease.Status{State: lease.Absent}
@@ -192,14 +191,7 @@ func (d *detail) render() {
 
 	if d.found {
 		lines = append(lines, "")
-		kind := "JSON"
-		switch {
-		case len(d.entry.Value) == 0:
-			kind = "empty"
-		case !utf8.Valid(d.entry.Value):
-			kind = "not UTF-8, hex"
-		}
-		add("value", s.Dim.Render(fmt.Sprintf("%d bytes · %s", len(d.entry.Value), kind)))
+		add("value", s.Dim.Render(fmt.Sprintf("%d bytes · %s", len(d.entry.Value), valueKind(d.entry.Value))))
 		for _, l := range rawLines(s, d.entry.Value, d.width-2) {
 			lines = append(lines, "  "+l)
 		}

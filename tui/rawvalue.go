@@ -20,6 +20,22 @@ import (
 // record is ~150 bytes; anything far larger is shown in part.
 const maxRawDisplay = 16 << 10
 
+// valueKind names what a stored value is, as the detail view labels it:
+// "empty", "binary (hex)" when it is not UTF-8 (shown as a hex dump),
+// "JSON" when it is valid JSON, whatever a lease record would need, and
+// "text" for any other UTF-8.
+func valueKind(value []byte) string {
+	switch {
+	case len(value) == 0:
+		return "empty"
+	case !utf8.Valid(value):
+		return "binary (hex)"
+	case json.Valid(value):
+		return "JSON"
+	}
+	return "text"
+}
+
 // rawLines renders a stored value for the detail view: pretty, coloured JSON
 // when it is valid UTF-8 JSON, the cleaned text when it is other UTF-8, and a
 // hex dump when it is not UTF-8. Everything that reaches the terminal goes

@@ -288,7 +288,7 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 		case colStore:
 			text = safetext.Clean(r.store)
 		case colKey:
-			text = safetext.Truncate(r.entry.Key, c.width)
+			text = safetext.Truncate(safetext.Key(r.entry.Key), c.width)
 		case colState:
 			text, cs = st.State.String(), t.inks.state[st.State][sel]
 		case colHolder:

@@ -3,8 +3,6 @@ package tui
 import (
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 )
@@ -12,15 +10,9 @@ import (
 // Text layout in terminal cells, and the words for store data in messages.
 // Callers pass text already cleaned with safetext, or clean it here.
 
-// cellWidth returns the cells s takes, at once for plain ASCII.
-func cellWidth(s string) int {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			return ansi.StringWidth(s)
-		}
-	}
-	return len(s)
-}
+// cellWidth returns the cells s takes: safetext's width, the one every
+// terminal agrees on (at once for plain ASCII).
+func cellWidth(s string) int { return safetext.Width(s) }
 
 // pad cuts s (already clean) to w cells and pads it with spaces to exactly w.
 func pad(s string, w int) string {
@@ -29,7 +21,7 @@ func pad(s string, w int) string {
 	}
 	sw := cellWidth(s)
 	if sw > w {
-		s = ansi.Truncate(s, w, safetext.Ellipsis)
+		s = safetext.Truncate(s, w)
 		sw = cellWidth(s)
 	}
 	return s + strings.Repeat(" ", w-sw)
@@ -42,7 +34,7 @@ func padLeft(s string, w int) string {
 	}
 	sw := cellWidth(s)
 	if sw > w {
-		return ansi.Truncate(s, w, safetext.Ellipsis)
+		return safetext.Truncate(s, w)
 	}
 	return strings.Repeat(" ", w-sw) + s
 }
@@ -50,16 +42,18 @@ func padLeft(s string, w int) string {
 // wrap breaks text into lines of at most w cells at spaces.
 func wrap(text string, w int) []string {
 	var lines []string
-	line := ""
+	line, lw := "", 0
 	for _, word := range strings.Fields(text) {
+		ww := cellWidth(word)
 		switch {
 		case line == "":
-			line = word
-		case len([]rune(line))+1+len([]rune(word)) > w:
+			line, lw = word, ww
+		case lw+1+ww > w:
 			lines = append(lines, line)
-			line = word
+			line, lw = word, ww
 		default:
 			line += " " + word
+			lw += 1 + ww
 		}
 	}
 	if line != "" {

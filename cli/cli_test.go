@@ -333,7 +333,7 @@ func TestTakeoverAndRelease(t *testing.T) {
 	}
 	ok := runEnv(t, Env{Stdin: strings.NewReader("orders\n"), IsTerminal: func() bool { return true }},
 		"--config", f.config, "release", "exports/orders", "--store", "fleet", "--reason", "done")
-	if ok.code != ExitOK || !strings.Contains(ok.stderr, `Type "orders"`) {
+	if ok.code != ExitOK || !strings.Contains(ok.stderr, `Type orders to release`) {
 		t.Fatalf("release confirmed = exit %d %q", ok.code, ok.stderr)
 	}
 	if got := f.get(t, "exports/orders"); len(got.Value) != 0 || got.Revision <= e.Revision {

@@ -107,7 +107,7 @@ func TestInterruptAtPrompt(t *testing.T) {
 	go func() {
 		code <- Main(t.Context(), []string{"--config", f.config, "takeover", "exports/orders", "--store", "fleet", "--ttl", "1m", "--reason", "r"}, env)
 	}()
-	eventually(t, "the prompt", func() bool { return strings.Contains(stderr.String(), `Type "orders"`) })
+	eventually(t, "the prompt", func() bool { return strings.Contains(stderr.String(), `Type orders to takeover`) })
 	sigs <- os.Interrupt
 	if c := <-code; c != ExitError || !strings.Contains(stderr.String(), "interrupted; nothing was written") {
 		t.Errorf("takeover interrupted at the prompt = exit %d %q; want 1, interrupted; nothing was written", c, stderr.String())

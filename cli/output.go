@@ -33,8 +33,12 @@ func checkFormat(f string) error {
 // leaseJSON is one lease in -o json output (docs/design.md §6). Fields that
 // do not apply are omitted; flags is always an array.
 type leaseJSON struct {
-	Store              string   `json:"store,omitempty"`
-	Key                string   `json:"key,omitempty"`
+	Store string `json:"store,omitempty"`
+	Key   string `json:"key,omitempty"`
+	// KeyB64 is the key's exact bytes, base64, when the key is not valid
+	// UTF-8: a JSON string cannot hold such bytes (key then has U+FFFD
+	// in their place).
+	KeyB64             string   `json:"key_b64,omitempty"`
 	State              string   `json:"state"`
 	Flags              []string `json:"flags"`
 	HolderID           *string  `json:"holder_id,omitempty"`
@@ -76,6 +80,9 @@ func statusJSON(st lease.Status, raw []byte, withRaw bool) leaseJSON {
 func observationJSON(o lease.Observation, withRaw bool) leaseJSON {
 	v := statusJSON(o.Status, o.Entry.Value, withRaw)
 	v.Store, v.Key = o.Store, o.Key
+	if !utf8.ValidString(o.Key) {
+		v.KeyB64 = base64.StdEncoding.EncodeToString([]byte(o.Key))
+	}
 	if o.Found {
 		v.Revision = o.Entry.Revision
 	}
@@ -128,11 +135,14 @@ func tableCells(o lease.Observation, now uint64) []string {
 	if o.Found {
 		rev = strconv.FormatUint(o.Entry.Revision, 10)
 	}
-	return []string{o.Store, o.Key, o.Status.State.String(), holder, expires, flags, rev}
+	return []string{o.Store, safetext.Key(o.Key), o.Status.State.String(), holder, expires, flags, rev}
 }
 
 // writeTable prints observations as an aligned table, every cell cleaned of
-// control characters. width is the terminal's (0 when w is no terminal).
+// control characters and keys shown with safetext.Key. width is the
+// terminal's (0 when w is no terminal). Cells are measured with
+// safetext.Width, the width every terminal agrees on, so the columns line
+// up whatever the keys and holders hold.
 //
 // Into a pipe or a file (width 0) no cell is cut: every key is whole and
 // greppable, one lease per line. In a terminal every line fits width: the
@@ -144,23 +154,6 @@ func writeTable(w io.Writer, obs []lease.Observation, now time.Time, width int) 
 	for i, c := range tableColumns {
 		titles[i] = c.title
 	}
-	bw := bufio.NewWriter(w)
-	if width <= 0 {
-		tw := tabwriter.NewWriter(bw, 0, 0, columnGap, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(titles, "\t"))
-		for _, o := range obs {
-			cells := tableCells(o, n)
-			for i, c := range cells {
-				cells[i] = safetext.Clean(c)
-			}
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		return bw.Flush()
-	}
-
 	rows := make([][]string, len(obs))
 	widths := make([]int, len(tableColumns))
 	for i, t := range titles {
@@ -174,23 +167,32 @@ func writeTable(w io.Writer, obs []lease.Observation, now time.Time, width int) 
 			widths[i] = max(widths[i], safetext.Width(c))
 		}
 	}
-	fitColumns(widths, width)
-	line := make([]byte, 0, width+16)
+	if width > 0 {
+		fitColumns(widths, width)
+	}
+	bw := bufio.NewWriter(w)
+	line := make([]byte, 0, max(width, 80)+16)
 	writeRow := func(cells []string) {
 		line = line[:0]
 		for i, c := range cells {
-			if i == keyColumn {
-				c = elideKey(c, widths[i])
-			} else {
-				c = safetext.Truncate(c, widths[i])
+			cw := safetext.Width(c)
+			if cw > widths[i] {
+				if i == keyColumn {
+					c = elideKey(c, widths[i])
+				} else {
+					c = safetext.Truncate(c, widths[i])
+				}
+				cw = safetext.Width(c)
 			}
 			line = append(line, c...)
 			if i < len(cells)-1 {
-				line = append(line, strings.Repeat(" ", widths[i]-safetext.Width(c)+columnGap)...)
+				for range widths[i] - cw + columnGap {
+					line = append(line, ' ')
+				}
 			}
 		}
 		s := strings.TrimRight(string(line), " ")
-		if safetext.Width(s) > width { // a terminal narrower than every column's minimum
+		if width > 0 && safetext.Width(s) > width { // a terminal narrower than every column's minimum
 			s = safetext.Truncate(s, width)
 		}
 		bw.WriteString(s)
@@ -248,7 +250,7 @@ func writeDetail(w io.Writer, o lease.Observation, now time.Time) error {
 		row("store", safetext.Clean(o.Store))
 	}
 	if o.Key != "" {
-		row("key", safetext.Clean(o.Key))
+		row("key", safetext.Key(o.Key))
 	}
 	st := o.Status
 	row("state", st.State.String())
@@ -279,17 +281,16 @@ func writeDetail(w io.Writer, o lease.Observation, now time.Time) error {
 	return tw.Flush()
 }
 
-// rawPreview shows stored bytes safely: as text when they are printable
-// UTF-8, else Go-quoted, so that escape sequences are visible, not obeyed.
+// rawPreview shows stored bytes safely and exactly, in the form keys are
+// shown in (safetext.Key): as text when they are plain printable UTF-8,
+// else quoted and escaped, so that escape sequences are visible, not
+// obeyed, and no byte is lost.
 func rawPreview(b []byte) string {
 	if len(b) == 0 {
 		return "(empty)"
 	}
 	const max = 400
-	s := string(b)
-	if !utf8.ValidString(s) || safetext.Clean(s) != s {
-		s = strconv.QuoteToGraphic(s)
-	}
+	s := safetext.Key(string(b))
 	if len(b) > max {
 		return fmt.Sprintf("(%d bytes) %s", len(b), safetext.Truncate(s, max))
 	}

@@ -276,8 +276,10 @@ func (w *writer) confirm(ctx context.Context, action lease.Action, seen lease.Ob
 	if !w.env.isTerminal() {
 		return usageErrorf("%s: refusing without --yes: no terminal to confirm on", action)
 	}
-	word := safetext.Clean(lease.ConfirmWord(seen.Key))
-	fmt.Fprintf(w.env.Stderr, "Type %q to %s %s at revision %d: ", word, action, safetext.Clean(seen.Key), seen.Revision())
+	// The word as safetext.Key shows it: itself when plain, else quoted
+	// and escaped (typed with its quotes), so that any key can be confirmed.
+	word := safetext.Key(lease.ConfirmWord(seen.Key))
+	fmt.Fprintf(w.env.Stderr, "Type %s to %s %s at revision %d: ", word, action, safetext.Key(seen.Key), seen.Revision())
 	line, err := readLine(ctx, w.env.Stdin, maxConfirmLine)
 	switch {
 	case errors.Is(err, errInterrupted):
@@ -289,7 +291,7 @@ func (w *writer) confirm(ctx context.Context, action lease.Action, seen lease.Ob
 	case err != nil && !errors.Is(err, io.EOF):
 		return fmt.Errorf("read confirmation: %w", err)
 	}
-	if !lease.Confirmed(seen.Key, line, safetext.Clean) {
+	if !lease.Confirmed(seen.Key, line, safetext.Key) {
 		return usageErrorf("%s: not confirmed; nothing was written", action)
 	}
 	return nil
@@ -355,7 +357,7 @@ func (w *writer) printObservation(label string, o lease.Observation) {
 	case lease.Corrupt:
 		desc += ": " + safetext.Clean(o.Status.Reason)
 	}
-	fmt.Fprintf(w.env.Stderr, "%-8s %s/%s rev %d: %s\n", label+":", safetext.Clean(w.store.Name), safetext.Clean(o.Key), o.Revision(), desc)
+	fmt.Fprintf(w.env.Stderr, "%-8s %s/%s rev %d: %s\n", label+":", safetext.Clean(w.store.Name), safetext.Key(o.Key), o.Revision(), desc)
 	if o.Found {
 		fmt.Fprintf(w.env.Stderr, "         %s\n", rawPreview(o.Entry.Value))
 	}
@@ -367,7 +369,7 @@ func (w *writer) printObservation(label string, o lease.Observation) {
 // was, an outcome the core could not learn, an action abandoned before its
 // write, an audit trail that lacks the result).
 func (w *writer) report(req lease.Request, res lease.Result, err error) error {
-	where := safetext.Clean(w.store.Name + "/" + req.Key)
+	where := safetext.Clean(w.store.Name) + "/" + safetext.Key(req.Key)
 	if errors.Is(err, lease.ErrInvalidRequest) {
 		return w.check(req)
 	}
@@ -387,7 +389,7 @@ func (w *writer) report(req lease.Request, res lease.Result, err error) error {
 		state = fmt.Errorf("%s %s: not acquired: the lease is held", req.Action, where)
 	case lease.OutcomeUnknown:
 		return fmt.Errorf("%s %s: the write was sent but its outcome is unknown; it may have landed: check with leasectl get %s --store %s: %w",
-			req.Action, where, safetext.Clean(req.Key), safetext.Clean(w.store.Name), err)
+			req.Action, where, safetext.Key(req.Key), safetext.Clean(w.store.Name), err)
 	case lease.OutcomeCancelled:
 		return fmt.Errorf("%s %s: %w: %w", req.Action, where, errInterrupted, err)
 	default:

@@ -41,7 +41,7 @@ func TestCLIPromptInterrupt(t *testing.T) {
 	now := time.Now().Unix()
 	rev := f.scope.put(t, key, record("node-a", now, now+3600))
 	tm := cliRunInTerm(t, termWidth, f.args("release", key, "--store", storeName, "--reason", "r")...)
-	tm.waitText(`Type "orders"`)
+	tm.waitText(`Type orders to`)
 	tm.keys("C-c")
 	if status := tm.waitExit(); status != "status 1" {
 		t.Errorf("after Ctrl-C at the prompt leasectl exited with %s, want status 1", status)
@@ -66,7 +66,7 @@ func TestCLIPromptAfterTimeout(t *testing.T) {
 	now := time.Now().Unix()
 	f.scope.put(t, key, record("node-a", now, now+3600))
 	tm := cliRunInTerm(t, termWidth, f.args("--timeout", "1s", "takeover", key, "--store", storeName, "--ttl", "5m", "--reason", "slow reader")...)
-	tm.waitText(`Type "orders"`)
+	tm.waitText(`Type orders to`)
 	time.Sleep(3 * time.Second)
 	tm.typeText("orders")
 	tm.keys("Enter")

@@ -42,20 +42,29 @@ func Clean(s string) string {
 	if _, ok := simpleWidth(s); ok {
 		return s
 	}
+	// b is started at the first change: text that needs segmenting but
+	// is safe (accents) comes back as it is, without a copy.
 	var b strings.Builder
-	b.Grow(len(s) + 16)
+	done := 0 // s[:done] is in b, once started
+	change := func(at int) *strings.Builder {
+		if b.Cap() == 0 {
+			b.Grow(len(s) + 16)
+		}
+		b.WriteString(s[done:at])
+		return &b
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c < 0x7f && (i+1 == len(s) || s[i+1] < utf8.RuneSelf) {
 			// Printable ASCII not followed by a mark: a cluster of its own.
-			b.WriteByte(c)
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if stand, ok := standIn(r, size); ok {
-			b.WriteRune(stand)
+			change(i).WriteRune(stand)
 			i += size
+			done = i
 			continue
 		}
 		cluster, width := ansi.FirstGraphemeCluster(s[i:], ansi.GraphemeWidth)
@@ -69,9 +78,16 @@ func Clean(s string) string {
 			}
 			j += n
 		}
-		writeCluster(&b, cluster, width)
+		if !keepCluster(cluster, width) {
+			writeEscaped(change(i), cluster)
+			done = i + len(cluster)
+		}
 		i += len(cluster)
 	}
+	if b.Cap() == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
 	return b.String()
 }
 
@@ -91,26 +107,31 @@ func standIn(r rune, size int) (rune, bool) {
 	return 0, false
 }
 
-// writeCluster writes one grapheme cluster, width cells wide as a grapheme,
-// as it is when every terminal gives it that width, and escaped otherwise.
-func writeCluster(b *strings.Builder, cluster string, width int) {
+// keepCluster reports whether a grapheme cluster, width cells wide as a
+// grapheme, is printed as it is: one code point every terminal gives that
+// width, which starts a cluster whatever surrounds it, followed only by
+// code points every terminal gives no width.
+func keepCluster(cluster string, width int) bool {
 	first, n := utf8.DecodeRuneInString(cluster)
 	a := runeAttr(first)
-	keep := a&attrBase != 0 && int(a&attrWidth) == width
+	if a&attrBase == 0 || int(a&attrWidth) != width {
+		return false
+	}
 	for _, r := range cluster[n:] {
 		if ra := lookup(r); ra&attrAgreed == 0 || ra&attrWidth != 0 {
-			keep = false
-			break
+			return false
 		}
 	}
-	if keep {
-		b.WriteString(cluster)
-		return
-	}
-	// The first code point stays when it is safe on its own (an escape
-	// after it joins nothing), and so does a later one that never joins its
-	// neighbours, after an escape: क्ष becomes क\u094dष.
-	escaped := a&attrBase == 0
+	return true
+}
+
+// writeEscaped writes a cluster that keepCluster refused, escaped code
+// point by code point. The first code point stays when it is safe on its
+// own (an escape after it joins nothing), and so does a later one that
+// never joins its neighbours, after an escape: क्ष becomes क\u094dष.
+func writeEscaped(b *strings.Builder, cluster string) {
+	first, n := utf8.DecodeRuneInString(cluster)
+	escaped := runeAttr(first)&attrBase == 0
 	if escaped {
 		writeEscape(b, first)
 	} else {

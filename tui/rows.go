@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
 )
 
@@ -38,6 +39,20 @@ func (r *row) holder() string {
 		return r.status.Record.HolderID
 	}
 	return ""
+}
+
+// shownText is what the screen shows of a key and a holder where that
+// differs from their bytes (`"exports/\xff"`, `\u2615`), so that the filter
+// finds a row by what the operator sees too; "" for plain ones.
+func shownText(key, holder string) string {
+	var s string
+	if k := safetext.Key(key); k != key {
+		s += "\x00" + k
+	}
+	if h := safetext.Clean(holder); h != holder {
+		s += "\x00" + h
+	}
+	return s
 }
 
 // rowChange is one change of the row set: old is the row replaced or
@@ -95,7 +110,7 @@ func (s *rowSet) put(store string, e stores.Entry, now time.Time, mark bool) boo
 	}
 	st := lease.Classify(e.Value, now, s.th)
 	r := &row{store: store, entry: e, status: st, seq: s.seq}
-	r.search = strings.ToLower(store + "\x00" + e.Key + "\x00" + r.holder())
+	r.search = strings.ToLower(store + "\x00" + e.Key + "\x00" + r.holder() + shownText(e.Key, r.holder()))
 	if !ok {
 		s.count[store]++
 	}

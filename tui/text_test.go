@@ -253,3 +253,17 @@ func TestConfirmWordOfEscapedKey(t *testing.T) {
 		t.Errorf("the word of exports/\\xfe confirms exports/\\xff")
 	}
 }
+
+// TestFilterByShownText filters by what the screen shows of a key or a
+// holder that is not shown as its bytes.
+func TestFilterByShownText(t *testing.T) {
+	h := textConsole(t, 120, 30, []string{"exports/\xff", "exports/\xfe", "exports/tea"}, []string{"node-a", "node-b", "☕-brewer"})
+	for _, tt := range []struct{ filter, want string }{{`\xff`, "exports/\xff"}, {`\u2615`, "exports/tea"}} {
+		h.press("/")
+		h.typeText(tt.filter)
+		if n := len(h.m.table.index); n != 1 || h.m.table.index[0].entry.Key != tt.want {
+			t.Errorf("filter %s shows %d rows, want only %q:\n%s", tt.filter, n, tt.want, h.screen())
+		}
+		h.press("esc")
+	}
+}

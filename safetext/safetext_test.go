@@ -10,7 +10,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/leasectl/leasectl/safetext/termwidth"
+	"github.com/leasectl/leasectl/internal/termwidth"
 )
 
 func TestClean(t *testing.T) {

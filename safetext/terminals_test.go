@@ -3,7 +3,7 @@ package safetext
 import (
 	"testing"
 
-	"github.com/leasectl/leasectl/safetext/termwidth"
+	"github.com/leasectl/leasectl/internal/termwidth"
 )
 
 // hostile holds the text issue 8 found misaligning the console: emoji

@@ -12,7 +12,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/leasectl/leasectl/safetext/termwidth"
+	"github.com/leasectl/leasectl/internal/termwidth"
 )
 
 var update = flag.Bool("update", false, "regenerate widthtable.go")

@@ -7,7 +7,7 @@ import (
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
-	"github.com/leasectl/leasectl/safetext/termwidth"
+	"github.com/leasectl/leasectl/internal/termwidth"
 	"github.com/leasectl/leasectl/stores/memory"
 )
 

@@ -121,13 +121,21 @@ func stallConsole(t *testing.T, audit *auditLog, mode stall) (*harness, *stallSt
 	return h, st
 }
 
-// confirmTakeover opens the takeover dialog on key, fills it and presses
-// enter with the store armed, and waits until the action is in flight: its
-// store call hangs. It returns the context the console gave that call.
-func (h *harness) confirmTakeover(st *stallStore, key, confirm string) context.Context {
+// confirm fills and confirms the dialog of action on key with the store
+// armed, and waits until the action's store call hangs; it returns the
+// context the console gave that call.
+func (h *harness) confirm(st *stallStore, action, key string) context.Context {
 	h.t.Helper()
 	h.selectKey("prod", key)
-	h.takeover("incident 4711", confirm)
+	word := key[strings.LastIndexByte(key, '/')+1:]
+	switch action {
+	case "acquire":
+		h.press("a")
+	case "takeover":
+		h.takeover("incident 4711", word)
+	case "release":
+		h.release("incident 4711", word)
+	}
 	st.arm()
 	// The operator took a moment: the deadline counts from enter.
 	h.clock.Add(700 * time.Millisecond)
@@ -144,36 +152,62 @@ func (h *harness) confirmTakeover(st *stallStore, key, confirm string) context.C
 	return ctx
 }
 
-// TestActionEscAbandons presses esc while a takeover waits on a store that
+// TestActionEscAbandons presses esc while an action waits on a store that
 // does not answer: the dialog closes at once, the action's context is
 // cancelled, and the status line says, once the action has ended, that it
 // was abandoned and nothing was written; the store and the audit trail
-// agree.
+// agree. Acquire, takeover and release alike.
 func TestActionEscAbandons(t *testing.T) {
-	audit := &auditLog{}
-	h, st := stallConsole(t, audit, stallReads)
-	before := snapshot(t, st.Store)
-	ctx := h.confirmTakeover(st, "exports/invoices", "invoices")
-	if !h.m.screen.dialog() || !h.m.dialog.busy {
-		t.Fatalf("after enter: dialog open %v, busy %v; want a busy dialog", h.m.screen.dialog(), h.m.dialog.busy)
-	}
+	for _, action := range []string{"acquire", "takeover", "release"} {
+		t.Run(action, func(t *testing.T) {
+			audit := &auditLog{}
+			h, st := stallConsole(t, audit, stallReads)
+			before := snapshot(t, st.Store)
+			ctx := h.confirm(st, action, "exports/invoices")
+			if !h.m.screen.dialog() || !h.m.dialog.busy {
+				t.Fatalf("after enter: dialog open %v, busy %v; want a busy dialog", h.m.screen.dialog(), h.m.dialog.busy)
+			}
 
-	h.press("esc")
-	if h.m.screen.dialog() {
-		t.Errorf("esc while the action runs left the dialog open; screen:\n%s", h.screen())
+			h.press("esc")
+			if h.m.screen.dialog() {
+				t.Errorf("esc while the action runs left the dialog open; screen:\n%s", h.screen())
+			}
+			if got := h.statusText(); !strings.Contains(got, "abandon") {
+				t.Errorf("status after esc = %q, want it to say the action is being abandoned", got)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Second): // a hang guard
+				t.Fatal("esc did not cancel the context of the action's store call")
+			}
+			h.waitFor("the abandoned action's outcome", func(Model) bool { return len(audit.outcomes()) == 2 })
+			h.waitFor("the outcome in the status line", func(Model) bool { return strings.Contains(h.statusText(), "nothing was written") })
+			if got := h.statusText(); !strings.Contains(got, action+" prod/exports/invoices abandoned") {
+				t.Errorf("status = %q, want the %s of prod/exports/invoices reported abandoned, nothing written", got, action)
+			}
+			if got, want := audit.outcomes(), []string{action + ":pending", action + ":cancelled"}; !slices.Equal(got, want) {
+				t.Errorf("audit = %v, want %v", got, want)
+			}
+			if !sameEntries(snapshot(t, st.Store), before) {
+				t.Error("the store changed")
+			}
+		})
 	}
-	if got := h.statusText(); !strings.Contains(got, "abandon") {
-		t.Errorf("status after esc = %q, want it to say the action is being abandoned", got)
-	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(10 * time.Second): // a hang guard
-		t.Fatal("esc did not cancel the context of the action's store call")
-	}
-	h.waitFor("the abandoned action's outcome", func(Model) bool { return len(audit.outcomes()) == 2 })
-	h.waitFor("the outcome in the status line", func(Model) bool { return strings.Contains(h.statusText(), "nothing was written") })
-	if got := h.statusText(); !strings.Contains(got, "abandoned") || !strings.Contains(got, "prod/exports/invoices") {
-		t.Errorf("status = %q, want the takeover of prod/exports/invoices reported abandoned, nothing written", got)
+}
+
+// TestActionGivesUp lets an action wait on a store that does not answer
+// until its deadline: it gives up, says so, and writes nothing.
+func TestActionGivesUp(t *testing.T) {
+	audit := &auditLog{}
+	st := newStallStore(t, stallReads)
+	r := newRig(t, audit)
+	h := newHarness(t, r, Options{Sources: []Source{r.source("prod", listOnly{st})}, ActionTimeout: 50 * time.Millisecond}, 120, 40, withAsync())
+	h.waitFor("the leases", func(m Model) bool { return m.rows.count["prod"] == len(fixture) })
+	before := snapshot(t, st.Store)
+	h.confirm(st, "takeover", "exports/invoices")
+	h.waitFor("the action's outcome", func(m Model) bool { return !m.screen.dialog() })
+	if got, want := h.statusText(), "takeover prod/exports/invoices gave up after 50ms: nothing was written"; !strings.HasPrefix(got, want) {
+		t.Errorf("status = %q, want %q", got, want)
 	}
 	if got, want := audit.outcomes(), []string{"takeover:pending", "takeover:cancelled"}; !slices.Equal(got, want) {
 		t.Errorf("audit = %v, want %v", got, want)
@@ -183,11 +217,26 @@ func TestActionEscAbandons(t *testing.T) {
 	}
 }
 
+// TestQuitWaitsForAction quits while a write hangs: closing the console
+// abandons the action and waits until its outcome is in the audit trail.
+func TestQuitWaitsForAction(t *testing.T) {
+	audit := &auditLog{}
+	h, st := stallConsole(t, audit, stallWrites)
+	h.confirm(st, "takeover", "exports/invoices")
+	h.press("ctrl+c")
+	if err := h.m.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if got, want := audit.outcomes(), []string{"takeover:pending", "takeover:unknown"}; !slices.Equal(got, want) {
+		t.Errorf("audit after Close = %v, want %v: the result line must be written before the console is gone", got, want)
+	}
+}
+
 // TestActionDeadlineShown checks that a busy dialog shows when the action
 // gives up, counting down with the clock, and that esc is offered.
 func TestActionDeadlineShown(t *testing.T) {
 	h, st := stallConsole(t, &auditLog{}, stallReads)
-	h.confirmTakeover(st, "exports/invoices", "invoices")
+	h.confirm(st, "takeover", "exports/invoices")
 	if s := h.screen(); !strings.Contains(s, "gives up in 15s") || !strings.Contains(s, "esc abandons") {
 		t.Errorf("the busy dialog does not show its deadline (gives up in 15s · esc abandons):\n%s", s)
 	}
@@ -219,7 +268,7 @@ func TestAbandonedActionReported(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			audit := &auditLog{}
 			h, st := stallConsole(t, audit, tt.mode)
-			h.confirmTakeover(st, "exports/invoices", "invoices")
+			h.confirm(st, "takeover", "exports/invoices")
 			h.press("esc")
 			h.waitFor("the outcome", func(Model) bool { return len(audit.outcomes()) == 2 })
 			h.waitFor("the outcome in the status line", func(Model) bool { return !strings.Contains(h.statusText(), "abandoning") })
@@ -248,7 +297,7 @@ func TestAbandonedActionReported(t *testing.T) {
 func TestAbandonedActionKeepsNewDialog(t *testing.T) {
 	audit := &auditLog{}
 	h, st := stallConsole(t, audit, stallWrites)
-	ctx := h.confirmTakeover(st, "exports/invoices", "invoices")
+	ctx := h.confirm(st, "takeover", "exports/invoices")
 	h.press("esc")
 	h.selectKey("prod", "exports/released")
 	h.press("a")

@@ -82,3 +82,42 @@ func BenchmarkTyping(b *testing.B) {
 	b.ReportMetric(1e9/perKey, "keys/s")
 	b.ReportMetric(perKey/perIdle, "ratio")
 }
+
+// BenchmarkFilterTyping types a filter key by key over 100,000 leases,
+// through Update and View, and reports the cost of one key against an idle
+// Update and View of the same table: a filter that only grows narrows the
+// rows it already matched instead of filtering and sorting every lease
+// again.
+func BenchmarkFilterTyping(b *testing.B) {
+	const text = "region-3 job-00"
+	idle := benchConsole(b, 100_000)
+	var tIdle, tType time.Duration
+	keys, frames := 0, 0
+	for b.Loop() {
+		m := benchConsole(b, 100_000)
+		next, _ := m.Update(keyPress("/"))
+		m = next.(Model)
+		start := time.Now()
+		for _, r := range text {
+			next, _ := m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
+			m = next.(Model)
+			_ = m.View()
+		}
+		tType += time.Since(start)
+		keys += len(text)
+		if m.table.filter != text {
+			b.Fatalf("filter = %q, want %q", m.table.filter, text)
+		}
+		start = time.Now()
+		for range len(text) {
+			next, _ := idle.Update(tickMsg{})
+			idle = next.(Model)
+			_ = idle.View()
+		}
+		tIdle += time.Since(start)
+		frames += len(text)
+	}
+	perKey := float64(tType.Nanoseconds()) / float64(keys)
+	b.ReportMetric(perKey, "ns/key")
+	b.ReportMetric(perKey/(float64(tIdle.Nanoseconds())/float64(frames)), "ratio")
+}

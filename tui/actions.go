@@ -138,10 +138,11 @@ func (m *Model) onSubmit(msg dialogSubmitMsg) tea.Cmd {
 	m.dialog.SetNow(m.now)
 	m.dialog.SetRun(run)
 	m.status.Set(statusInfo, fmt.Sprintf("%s %s/%s at revision %d…", req.Action, msg.store, req.Key, req.Seen))
-	return actionCmd(m.sess, s.backend, action{store: msg.store, req: req, since: m.rows.seq, run: run}, ctx, func() {
+	release := func() {
 		stop()
 		cancel(nil)
-	})
+	}
+	return actionCmd(ctx, release, m.sess, s.backend, action{store: msg.store, req: req, since: m.rows.seq, run: run})
 }
 
 // abandon abandons the action run (esc): nothing more is sent, a call in

@@ -211,7 +211,7 @@ func listCmd(sess *session, b Backend, store string, gen int, since uint64) tea.
 // the outcome is reported. The session waits for the command before it
 // closes the stores, so that the audit trail gets the outcome even when the
 // console quits.
-func actionCmd(sess *session, b Backend, act action, ctx context.Context, stop context.CancelFunc) tea.Cmd {
+func actionCmd(ctx context.Context, stop context.CancelFunc, sess *session, b Backend, act action) tea.Cmd {
 	return func() tea.Msg {
 		defer stop()
 		if !sess.begin() {

@@ -199,7 +199,7 @@ type keysState struct {
 }
 
 // keysNow returns the state the key map depends on now.
-func (m Model) keysNow() keysState {
+func (m *Model) keysNow() keysState {
 	k := keysState{screen: m.screen, rows: len(m.table.index) > 0, filtered: m.table.filter != ""}
 	if t, ok := m.target(); ok {
 		k.store, k.key, k.rev, k.found, k.target = t.store, t.entry.Key, t.entry.Revision, t.found, true

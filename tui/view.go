@@ -111,7 +111,7 @@ func (m Model) renderDialog() string {
 }
 
 // baseKey returns what the screen behind a dialog is rendered from.
-func (m Model) baseKey() baseKey {
+func (m *Model) baseKey() baseKey {
 	return baseKey{
 		width: m.width, height: m.height, styles: m.stylesGen,
 		leases: m.rows.len(), sortBy: m.table.sortBy, desc: m.table.desc,

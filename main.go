@@ -14,9 +14,12 @@ import (
 
 func main() {
 	// Interrupts go to the command, which decides what they mean: stop at
-	// once, or finish the store write in flight first (see cli.Env).
+	// once, or finish the store write in flight first (see cli.Env). A
+	// hangup (the terminal closed) is one too: left to its default, it
+	// would kill the process with the console's terminal still in the
+	// alternate screen. SIGQUIT keeps Go's meaning: a goroutine dump.
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := cli.Main(context.Background(), os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs})
 	signal.Stop(sigs)
 	os.Exit(code)

@@ -60,7 +60,8 @@ type Env struct {
 	// not say).
 	Width func() int
 	// Signals delivers the interrupts the process receives (SIGINT,
-	// SIGTERM), for the policy of interrupts.go; nil means none arrive.
+	// SIGTERM, SIGHUP), for the policy of interrupts.go; nil means none
+	// arrive.
 	Signals <-chan os.Signal
 }
 
@@ -120,7 +121,10 @@ func stateError(err error) error { return &exitError{ExitState, err} }
 func exitCode(err error) int {
 	var ee *exitError
 	var ce *config.Error
+	var se *signalExitError
 	switch {
+	case errors.As(err, &se):
+		return se.code()
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.Is(err, lease.ErrInvalidRequest), errors.Is(err, stores.ErrInvalidKey),
@@ -158,7 +162,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if err == nil {
 		return ExitOK
 	}
-	if cause := in.interruption(ctx); cause != nil {
+	if cause := in.interruption(ctx); cause != nil && !errors.As(err, new(*signalExitError)) {
 		// Whatever failed, it failed because the operator stopped the
 		// command before any write began.
 		err = &exitError{ExitError, cause}

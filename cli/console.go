@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 
 	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/config"
@@ -32,7 +33,8 @@ type consoleSetup struct {
 // configured store (all of them, or those named by --store), read-only as
 // the config and --read-only say, each a local backend whose operator writes
 // within the store's prefix, bounds each store call by --timeout and audits
-// to the configured log. Without any config it sets up the demo.
+// to the configured log; an action as a whole gives up after --timeout too.
+// Without any config it sets up the demo.
 func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, error) {
 	_, err := config.Path(g.config)
 	switch {
@@ -81,11 +83,12 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 	}
 	return &consoleSetup{
 		opts: tui.Options{
-			Sources:  sources,
-			Operator: c.Operator,
-			ReadOnly: c.ReadOnly,
-			Now:      env.Now,
-			Notices:  notices,
+			Sources:       sources,
+			Operator:      c.Operator,
+			ReadOnly:      c.ReadOnly,
+			Now:           env.Now,
+			Notices:       notices,
+			ActionTimeout: g.timeout,
 		},
 		stop: func() {},
 	}, nil
@@ -181,11 +184,12 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 					return b, nil, nil
 				},
 			}},
-			Demo:     true,
-			Operator: operator,
-			ReadOnly: g.readOnly,
-			Now:      env.Now,
-			Notices:  notices,
+			Demo:          true,
+			Operator:      operator,
+			ReadOnly:      g.readOnly,
+			Now:           env.Now,
+			Notices:       notices,
+			ActionTimeout: g.timeout,
 		},
 		stop: func() {
 			cancel()
@@ -200,4 +204,20 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 // directory.
 func demoAuditPath() string {
 	return filepath.Join(os.TempDir(), "leasectl-demo-"+strconv.Itoa(os.Getuid()), "audit.jsonl")
+}
+
+// signalExitError is how the console ends when a signal stopped it: with
+// exit status 128 + the signal's number (129 for SIGHUP, 130 SIGINT, 143
+// SIGTERM), the status a shell gives a command the signal killed, once the
+// terminal is restored (docs/design.md §6).
+type signalExitError struct{ sig os.Signal }
+
+func (e *signalExitError) Error() string { return "console stopped by " + e.sig.String() }
+
+// code is the exit status.
+func (e *signalExitError) code() int {
+	if n, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return ExitError
 }

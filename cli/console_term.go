@@ -30,16 +30,21 @@ func runConsole(ctx context.Context, env Env, g *globals) error {
 
 	model := tui.New(setup.opts)
 	p := tea.NewProgram(model,
+		// Signals reach the console through ctx alone (Main's interrupt
+		// policy cancels it), so that every signal that ends it ends it
+		// the same way: the program is stopped, the terminal restored.
 		tea.WithContext(ctx),
+		tea.WithoutSignalHandler(),
 		tea.WithInput(env.Stdin),
 		tea.WithOutput(env.Stdout),
 	)
 	final, err := p.Run()
+	var stopped *interruptError
 	switch {
 	case errors.Is(err, tea.ErrInterrupted):
 		err = nil // ctrl+c is one way to quit
-	case errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
-		err = nil // SIGINT or SIGTERM: a normal way to stop
+	case errors.Is(err, tea.ErrProgramKilled) && errors.As(context.Cause(ctx), &stopped):
+		err = nil // stopped by a signal: the terminal is restored
 	}
 	if m, ok := final.(tui.Model); ok {
 		err = errors.Join(err, m.Close())
@@ -51,6 +56,9 @@ func runConsole(ctx context.Context, env Env, g *globals) error {
 	}
 	if setup.notice != "" {
 		fmt.Fprintln(env.Stderr, setup.notice)
+	}
+	if stopped != nil {
+		return &signalExitError{stopped.sig}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,7 +58,7 @@ func TestInterruptPolicy(t *testing.T) {
 				if err := in.interruption(ctx); !errors.Is(err, errInterrupted) {
 					t.Errorf("interruption() = %v, want errInterrupted", err)
 				}
-				if _, _, err := in.begin(ctx); !errors.Is(err, errInterrupted) {
+				if _, _, err := in.begin(ctx, time.Minute); !errors.Is(err, errInterrupted) {
 					t.Errorf("begin after the interrupt = %v, want errInterrupted: nothing may start", err)
 				}
 			})
@@ -66,7 +67,7 @@ func TestInterruptPolicy(t *testing.T) {
 				var stderr lockedBuffer
 				ctx, in := watchInterrupts(t.Context(), sigs, &stderr)
 				defer in.stop()
-				actx, done, err := in.begin(ctx)
+				actx, done, err := in.begin(ctx, time.Minute)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -118,4 +119,41 @@ func TestInterruptAtPrompt(t *testing.T) {
 	if got := f.auditTrail(t); len(got) != 0 {
 		t.Errorf("an interrupted takeover was audited: %v", got)
 	}
+}
+
+// TestActionDeadline checks that an operator action gives up at its
+// deadline, with a cause that is no interrupt, and that an action the store
+// is slow to answer says so and when it will give up.
+func TestActionDeadline(t *testing.T) {
+	t.Run("slow", func(t *testing.T) {
+		var stderr lockedBuffer
+		ctx, in := watchInterrupts(t.Context(), nil, &stderr)
+		defer in.stop()
+		in.slow = 10 * time.Millisecond
+		_, done, err := in.begin(ctx, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer done()
+		notice := regexp.MustCompile(`leasectl: waiting for the store \(gives up at \d\d:\d\d:\d\d; interrupt twice to abandon\)`)
+		eventually(t, "the slow action's notice", func() bool { return notice.MatchString(stderr.String()) })
+	})
+	t.Run("deadline", func(t *testing.T) {
+		var stderr lockedBuffer
+		ctx, in := watchInterrupts(t.Context(), nil, &stderr)
+		defer in.stop()
+		actx, done, err := in.begin(ctx, 10*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer done()
+		<-actx.Done()
+		cause := context.Cause(actx)
+		if !errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, errInterrupted) || !strings.Contains(cause.Error(), "--timeout 10ms") {
+			t.Errorf("cause at the deadline = %v, want a deadline naming --timeout 10ms, not an interrupt", cause)
+		}
+		if ctx.Err() != nil {
+			t.Errorf("the action's deadline ended the command: %v", context.Cause(ctx))
+		}
+	})
 }

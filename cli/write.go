@@ -138,6 +138,8 @@ type writer struct {
 	store config.Store
 	op    *lease.Operator
 	in    *interrupts
+	// timeout is --timeout: it bounds each store call, and the action.
+	timeout time.Duration
 }
 
 // runWrite runs one operator action. Everything that can be refused is
@@ -193,7 +195,7 @@ func runWrite(ctx context.Context, env Env, g *globals, in *interrupts, req leas
 	if err != nil {
 		return err
 	}
-	w := &writer{env: env, store: s, op: op, in: in}
+	w := &writer{env: env, store: s, op: op, in: in, timeout: g.timeout}
 	// Refuse before reading the key too. Until it is read, the revision of
 	// a release without --revision is not known: check the other rules
 	// with any revision.
@@ -339,7 +341,7 @@ func readLine(ctx context.Context, r io.Reader, max int) (string, error) {
 // do runs the action in the lease core, under the interrupt policy of an
 // action in flight, and reports its outcome.
 func (w *writer) do(ctx context.Context, req lease.Request) error {
-	actx, done, err := w.in.begin(ctx)
+	actx, done, err := w.in.begin(ctx, w.timeout)
 	if err != nil {
 		return err
 	}
@@ -391,6 +393,10 @@ func (w *writer) report(req lease.Request, res lease.Result, err error) error {
 		return fmt.Errorf("%s %s: the write was sent but its outcome is unknown; it may have landed: check with leasectl get %s --store %s: %w",
 			req.Action, where, safetext.Key(req.Key), safetext.Clean(w.store.Name), err)
 	case lease.OutcomeCancelled:
+		if !errors.Is(err, errInterrupted) {
+			// Its deadline (--timeout) passed before the write was sent.
+			return fmt.Errorf("%s %s: gave up; nothing was written: %w", req.Action, where, err)
+		}
 		return fmt.Errorf("%s %s: %w: %w", req.Action, where, errInterrupted, err)
 	default:
 		return err

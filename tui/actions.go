@@ -1,12 +1,15 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/timetext"
 )
@@ -105,29 +108,62 @@ func (m *Model) openAction(action lease.Action) tea.Cmd {
 	return nil
 }
 
-// onSubmit runs a validated action through the store's backend.
+// actionTimeout is how long an action may run before the console gives up
+// on it.
+func (m Model) actionTimeout() time.Duration {
+	if m.opts.ActionTimeout > 0 {
+		return m.opts.ActionTimeout
+	}
+	return callTimeout
+}
+
+// onSubmit runs a validated action through the store's backend, under a
+// context that ends at the action's deadline or when the operator abandons
+// it (esc), and shows the deadline in the dialog.
 func (m *Model) onSubmit(msg dialogSubmitMsg) tea.Cmd {
 	req := msg.req
 	s, ok := m.byName[msg.store]
 	switch {
-	case !ok || !m.screen.dialog():
-		return nil
+	case !ok || !m.screen.dialog() || m.dialog.id != msg.id || m.dialog.run != nil:
+		return nil // the dialog was closed meanwhile: nothing starts
 	case m.opts.ReadOnly || s.src.ReadOnly || s.backend == nil:
 		m.screen = m.screen.base()
 		m.status.Set(statusWarn, "refused: "+m.blocked(req.Action)+"; nothing was written")
 		return nil
 	}
+	timeout := m.actionTimeout()
+	ctx, cancel := context.WithCancelCause(m.sess.ctx)
+	ctx, stop := context.WithTimeoutCause(ctx, timeout, errGaveUp)
+	run := &actionRun{cancel: cancel, timeout: timeout, deadline: m.now.Add(timeout)}
+	m.dialog.SetNow(m.now)
+	m.dialog.SetRun(run)
 	m.status.Set(statusInfo, fmt.Sprintf("%s %s/%s at revision %d…", req.Action, msg.store, req.Key, req.Seen))
-	return actionCmd(m.sess, s.backend, action{store: msg.store, req: req, since: m.rows.seq})
+	release := func() {
+		stop()
+		cancel(nil)
+	}
+	return actionCmd(ctx, release, m.sess, s.backend, action{store: msg.store, req: req, since: m.rows.seq, run: run})
+}
+
+// abandon abandons the action run (esc): nothing more is sent, a call in
+// flight is cancelled, and its outcome, which the lease core learns and
+// audits, is reported when it comes.
+func (m *Model) abandon(run *actionRun) {
+	run.abandoned = true
+	run.cancel(errAbandoned)
+	d := m.dialog
+	m.status.Set(statusWarn, fmt.Sprintf("abandoning %s %s/%s: nothing more is sent; learning whether anything was written…",
+		d.action, d.store, d.entry.Key))
 }
 
 // onActionDone reports an action's outcome in the status line and shows
-// the state it left (or found) in the row.
+// the state it left (or found) in the row. The dialog closes if it is still
+// the one of this action.
 func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
-	if m.screen.dialog() {
+	act, res, err := msg.act, msg.res, msg.err
+	if m.screen.dialog() && m.dialog.run == act.run {
 		m.screen = m.screen.base()
 	}
-	act, res, err := msg.act, msg.res, msg.err
 	req := act.req
 	where := act.store + "/" + req.Key
 	now := lease.UnixSeconds(m.now)
@@ -138,6 +174,14 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	ae, audit := errors.AsType[*lease.AuditError](err)
 	if audit && ae.Ran {
 		auditNote = fmt.Sprintf(" — and the audit log lacks its result: %v", ae.Err)
+	}
+	// stopped says how the action was stopped before it ended, if it was.
+	stopped := ""
+	switch {
+	case msg.ended == endAbandoned || (act.run != nil && act.run.abandoned):
+		stopped = fmt.Sprintf("%s %s abandoned", req.Action, where)
+	case msg.ended == endGaveUp:
+		stopped = fmt.Sprintf("%s %s gave up after %s", req.Action, where, act.run.timeout)
 	}
 	ce, changed := errors.AsType[*lease.ChangedError](err)
 	var cmd tea.Cmd
@@ -159,15 +203,23 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 		m.status.Set(statusWarn, text+"; nothing was written"+auditNote)
 	case errors.Is(err, stores.ErrReadOnly):
 		m.status.Set(statusWarn, fmt.Sprintf("refused: store %s is read-only; nothing was written", act.store))
+	case res.Outcome == lease.OutcomeCancelled:
+		m.status.Set(statusWarn, fmt.Sprintf("%s: nothing was written%s", orText(stopped, fmt.Sprintf("%s %s abandoned", req.Action, where)), auditNote))
 	case res.Outcome == lease.OutcomeUnknown:
 		cmd = m.applyObservation(act, res.After)
-		m.status.Set(statusError, fmt.Sprintf("%s %s: not known whether it was written: %v", req.Action, where, err))
+		m.status.Set(statusError, fmt.Sprintf("%s: not known whether it landed — check the key (last read: %s)%s: %v",
+			orText(stopped, fmt.Sprintf("%s %s", req.Action, where)), lastRead(res.After), auditNote, err))
 	case err != nil && !res.Outcome.Wrote():
 		cmd = m.applyObservation(act, res.After)
-		m.status.Set(statusError, fmt.Sprintf("%s %s failed: %v", req.Action, where, err))
+		m.status.Set(statusError, fmt.Sprintf("%s failed, nothing was written: %v", orText(stopped, fmt.Sprintf("%s %s", req.Action, where)), err))
 	case err != nil:
 		cmd = m.applyObservation(act, res.After)
 		m.status.Set(statusError, fmt.Sprintf("%s %s: written at revision %d, but: %v", req.Action, where, res.Revision, err))
+	case stopped != "":
+		cmd = m.applyObservation(act, res.After)
+		r := res.After.Status.Record
+		m.status.Set(statusWarn, fmt.Sprintf("%s, but the write had landed before it could be stopped: revision %d, %s",
+			stopped, res.Revision, describeWritten(req.Action, r, now)))
 	case req.Action == lease.ActionRelease:
 		cmd = m.applyObservation(act, res.After)
 		m.status.Set(statusOK, fmt.Sprintf("released %s: tombstone at revision %d; the fleet's next trigger wins", where, res.Revision))
@@ -178,6 +230,32 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 			wordsFor(req.Action).done, where, res.Revision, r.HolderID, timetext.Clock(r.ExpiresAtUnix), timetext.Countdown(now, r.ExpiresAtUnix)))
 	}
 	return cmd
+}
+
+// orText returns s, or alt when s is empty.
+func orText(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+// lastRead describes what the action last read of the key: its state and
+// revision.
+func lastRead(o lease.Observation) string {
+	if !o.Found {
+		return "absent"
+	}
+	return fmt.Sprintf("%s at revision %d", describe(o.Status), o.Revision())
+}
+
+// describeWritten describes what an action wrote: a tombstone, or its
+// holder's record.
+func describeWritten(action lease.Action, r lease.Record, now uint64) string {
+	if action == lease.ActionRelease {
+		return "a tombstone"
+	}
+	return fmt.Sprintf("held by %s until %s (%s)", safetext.Clean(r.HolderID), timetext.Clock(r.ExpiresAtUnix), timetext.Countdown(now, r.ExpiresAtUnix))
 }
 
 // applyObservation shows what an action saw or wrote in the rows, marked as

@@ -13,8 +13,9 @@ import (
 
 // callTimeout bounds each call the console makes to a backend to connect,
 // list or read a history, like the command line's default --timeout, so that
-// a hung store shows an error instead of a spinner forever. Actions are
-// bounded by the backend itself (see Backend), call by call.
+// a hung store shows an error instead of a spinner forever. It is also the
+// default of Options.ActionTimeout. The backend bounds each store call of an
+// action itself (see Backend).
 const callTimeout = 15 * time.Second
 
 // eventBatch is the most watch events applied in one Update: the table index
@@ -72,11 +73,13 @@ type (
 		entries []stores.Entry
 		err     error
 	}
-	// actionDoneMsg carries the outcome of an operator action.
+	// actionDoneMsg carries the outcome of an operator action, and why its
+	// context ended before it did, if it did.
 	actionDoneMsg struct {
-		act action
-		res lease.Result
-		err error
+		act   action
+		res   lease.Result
+		err   error
+		ended actionEnd
 	}
 	// historyMsg carries the history of a key, oldest first.
 	historyMsg struct {
@@ -84,8 +87,11 @@ type (
 		entries    []stores.Entry
 		err        error
 	}
-	// dialogSubmitMsg is sent by a dialog whose fields are valid.
+	// dialogSubmitMsg is sent by a dialog whose fields are valid; id
+	// names the dialog, so that a submit that arrives after the dialog
+	// was closed (esc) starts nothing.
 	dialogSubmitMsg struct {
+		id    uint64
 		store string
 		req   lease.Request
 	}
@@ -99,7 +105,42 @@ type action struct {
 	// since is the row set's sequence when the action was dispatched:
 	// a row changed after it is newer than anything the action can report.
 	since uint64
+	// run is the console's handle on the action while it runs.
+	run *actionRun
 }
+
+// actionRun is the console's handle on one operator action in flight: when
+// it gives up, and how to abandon it. Only Update touches it; the command
+// that runs the action holds the context it cancels.
+type actionRun struct {
+	// cancel ends the action's context with errAbandoned: the lease core
+	// then sends nothing more, and cancels a call in flight.
+	cancel context.CancelCauseFunc
+	// timeout is the action's overall time limit, deadline when it ends
+	// on the console's clock (the context's own runs on the real one).
+	timeout  time.Duration
+	deadline time.Time
+	// abandoned is set when the operator pressed esc.
+	abandoned bool
+}
+
+// actionEnd is why an action's context ended before the action did.
+type actionEnd int
+
+const (
+	// endNone: the action ran to its end.
+	endNone actionEnd = iota
+	// endAbandoned: the operator abandoned it (esc).
+	endAbandoned
+	// endGaveUp: it reached its deadline.
+	endGaveUp
+)
+
+// errAbandoned and errGaveUp are the causes an action's context ends with.
+var (
+	errAbandoned = errors.New("tui: abandoned by the operator")
+	errGaveUp    = errors.New("tui: the action's time limit passed")
+)
 
 // connectCmd reaches src.
 func connectCmd(sess *session, src Source, gen int) tea.Cmd {
@@ -163,13 +204,29 @@ func listCmd(sess *session, b Backend, store string, gen int, since uint64) tea.
 	}
 }
 
-// actionCmd runs an operator action. Only quitting the console cancels it;
-// the backend bounds its store calls, and a write whose answer was lost is
-// read back before the outcome is reported.
-func actionCmd(sess *session, b Backend, act action) tea.Cmd {
+// actionCmd runs an operator action under ctx, which ends at the action's
+// deadline, when the operator abandons it and when the console quits; stop
+// releases it. Cancelling ctx makes the lease core send nothing more and
+// cancel a call in flight; a write whose answer was lost is read back before
+// the outcome is reported. The session waits for the command before it
+// closes the stores, so that the audit trail gets the outcome even when the
+// console quits.
+func actionCmd(ctx context.Context, stop context.CancelFunc, sess *session, b Backend, act action) tea.Cmd {
 	return func() tea.Msg {
-		res, err := b.Do(sess.ctx, act.req)
-		return actionDoneMsg{act: act, res: res, err: err}
+		defer stop()
+		if !sess.begin() {
+			return actionDoneMsg{act: act, err: errors.New("tui: the console is closing"), ended: endAbandoned}
+		}
+		defer sess.end()
+		res, err := b.Do(ctx, act.req)
+		msg := actionDoneMsg{act: act, res: res, err: err}
+		switch context.Cause(ctx) {
+		case errAbandoned:
+			msg.ended = endAbandoned
+		case errGaveUp:
+			msg.ended = endGaveUp
+		}
+		return msg
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -40,7 +41,14 @@ type field struct {
 // and the records before and after side by side) or release (reason and the
 // confirmation word). It validates what was typed with the lease core's
 // rules and sends a dialogSubmitMsg carrying the revision on screen; it
-// never writes. esc is handled by the root, which closes it.
+// never writes. While the action runs it shows when it gives up. esc is
+// handled by the root, which closes it (and abandons the action).
+//
+// Rendering it is cheap per typed key: the framed lines above the fields
+// (title, explanation, preview) and below them (state and hints) are kept
+// in a cache until what they show changes — every change takes a new
+// generation number (headGen, footGen) — and only the field lines are drawn
+// anew.
 type dialog struct {
 	styles *Styles
 	keys   KeyMap
@@ -48,6 +56,9 @@ type dialog struct {
 	now    time.Time
 
 	width int
+
+	// id names this dialog among all the console opens.
+	id uint64
 
 	action lease.Action
 	store  string
@@ -59,7 +70,10 @@ type dialog struct {
 	fields []field
 	focus  int
 	err    string
-	busy   bool
+	// busy is set once the fields were submitted; run, once the action
+	// runs (its deadline).
+	busy bool
+	run  *actionRun
 	// stale is set when the key changed after the dialog opened: the
 	// action will then fail with "changed since you looked".
 	stale bool
@@ -67,10 +81,38 @@ type dialog struct {
 	// fresh is the record a takeover would write with the ttl typed so far.
 	fresh   lease.Record
 	freshOK bool
+
+	// gens numbers what each part of the box shows; cache holds the parts
+	// rendered.
+	gens  dialogGens
+	cache *dialogCache
+}
+
+// maxFields is the most fields a dialog has (a takeover's).
+const maxFields = 3
+
+// dialogGens are the generations of a dialog's parts: the lines above the
+// fields (head), each field's line, and the lines below them (foot).
+type dialogGens struct {
+	head, foot uint64
+	fields     [maxFields]uint64
+}
+
+// dialogCache holds a dialog's rendered parts for the generations it names
+// and the ink of its border. It is shared by the copies of one dialog; a
+// copy whose generation of a part differs renders its own.
+type dialogCache struct {
+	gens       dialogGens
+	head, foot []string
+	fields     [maxFields]string
+	edge       ink
+	edgeOK     bool
 }
 
 func newDialog(s *Styles, k KeyMap, th lease.Thresholds, now time.Time, action lease.Action, store string, e stores.Entry, found bool, holder string) dialog {
-	d := dialog{styles: s, keys: k, th: th, now: now, action: action, store: store, entry: e, found: found, holder: holder}
+	d := dialog{styles: s, keys: k, th: th, now: now, action: action, store: store, entry: e, found: found, holder: holder,
+		id: nextGen(), cache: &dialogCache{}}
+	d.changed(true, true)
 	var names []string
 	switch action {
 	case lease.ActionAcquire:
@@ -101,19 +143,62 @@ func newDialog(s *Styles, k KeyMap, th lease.Thresholds, now time.Time, action l
 	return d
 }
 
-// SetSize sets the screen size the dialog centres in.
+// SetSize sets the screen size the dialog centres in. A field's input takes
+// the width its label leaves, less the cell its cursor takes past the text.
 func (d *dialog) SetSize(w, _ int) {
 	d.width = w
 	for i := range d.fields {
-		d.fields[i].input.SetWidth(max(d.innerWidth()-labelWidth-2, 8))
+		d.fields[i].input.SetWidth(max(d.innerWidth()-labelWidth-3, 8))
 	}
+	d.changed(true, true)
 }
 
-// SetNow moves the clock (the preview's times follow it).
+// SetNow moves the clock (the preview's times and the countdown follow it).
 func (d *dialog) SetNow(now time.Time) {
 	d.now = now
 	d.preview()
+	d.changed(true, true)
 }
+
+// SetStyles restyles the dialog after a change of its styles.
+func (d *dialog) SetStyles(s *Styles) {
+	d.styles = s
+	for i := range d.fields {
+		d.fields[i].input.SetStyles(s.Input)
+	}
+	d.changed(true, true)
+}
+
+// SetStale says whether the key changed since the dialog opened.
+func (d *dialog) SetStale(stale bool) {
+	if stale != d.stale {
+		d.stale = stale
+		d.changed(false, true)
+	}
+}
+
+// SetRun shows the action running under run: its deadline, counting down.
+func (d *dialog) SetRun(run *actionRun) {
+	d.run = run
+	d.changed(false, true)
+}
+
+// changed gives the lines above (head) or below (foot) the fields a new
+// generation, and with head every field: they are rendered again.
+func (d *dialog) changed(head, foot bool) {
+	if head {
+		d.gens.head = nextGen()
+		for i := range d.gens.fields {
+			d.fieldChanged(i)
+		}
+	}
+	if foot {
+		d.gens.foot = nextGen()
+	}
+}
+
+// fieldChanged gives field i's line a new generation.
+func (d *dialog) fieldChanged(i int) { d.gens.fields[i] = nextGen() }
 
 // innerWidth is the width inside the dialog's frame.
 func (d dialog) innerWidth() int {
@@ -127,6 +212,7 @@ func (d *dialog) setFocus(i int) tea.Cmd {
 	d.focus = (i + len(d.fields)) % len(d.fields)
 	var cmd tea.Cmd
 	for j := range d.fields {
+		d.fieldChanged(j)
 		if j == d.focus {
 			cmd = d.fields[j].input.Focus()
 		} else {
@@ -232,11 +318,16 @@ func (d dialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 			req, bad, err := d.request()
 			if err != nil {
 				d.err = err.Error()
+				d.changed(false, true)
 				return d, d.setFocus(d.index(bad))
 			}
 			d.err, d.busy = "", true
-			store := d.store
-			return d, func() tea.Msg { return dialogSubmitMsg{store: store, req: req} }
+			d.changed(false, true)
+			id, store := d.id, d.store
+			return d, func() tea.Msg { return dialogSubmitMsg{id: id, store: store, req: req} }
+		}
+		if d.full(k) {
+			return d, nil
 		}
 	}
 	if len(d.fields) == 0 {
@@ -246,19 +337,89 @@ func (d dialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 	f := &d.fields[d.focus]
 	before := f.input.Value()
 	f.input, cmd = f.input.Update(msg)
+	d.fieldChanged(d.focus)
 	if f.input.Value() != before {
-		d.err = ""
+		if d.err != "" {
+			d.err = ""
+			d.changed(false, true)
+		}
 		if f.name == fieldTTL {
 			d.preview()
+			d.changed(true, false)
 		}
 	}
 	return d, cmd
 }
 
+// full reports whether k types a character into a field that already holds
+// as many as it takes: the key changes nothing, and costs nothing either
+// (a terminal may send thousands of them, one by one).
+func (d dialog) full(k tea.KeyPressMsg) bool {
+	if len(d.fields) == 0 || k.Text == "" || k.Mod&^tea.ModShift != 0 {
+		return false
+	}
+	in := d.fields[d.focus].input
+	return in.CharLimit > 0 && utf8.RuneCountInString(in.Value()) >= in.CharLimit
+}
+
 // View renders the dialog's box; the root centres it over the screen.
-func (d dialog) View() string {
-	s := d.styles
+func (d dialog) View() string { return strings.Join(d.lines(), "\n") }
+
+// lines renders the dialog's box line by line, each part from the cache
+// unless its generation moved: a typed key renders one field's line.
+func (d dialog) lines() []string {
+	c := d.cache
+	if c == nil {
+		c = &dialogCache{}
+	}
 	w := d.innerWidth()
+	if c.head == nil || c.gens.head != d.gens.head {
+		c.edgeOK = false
+		c.head, c.gens.head = d.headLines(c, w), d.gens.head
+	}
+	if c.foot == nil || c.gens.foot != d.gens.foot {
+		c.foot, c.gens.foot = d.footLines(c, w), d.gens.foot
+	}
+	out := make([]string, 0, len(c.head)+len(d.fields)+len(c.foot))
+	out = append(out, c.head...)
+	s := d.styles
+	for i, f := range d.fields {
+		if c.fields[i] == "" || c.gens.fields[i] != d.gens.fields[i] {
+			marker := "  "
+			if i == d.focus {
+				marker = "> "
+			}
+			c.fields[i] = d.frame(c, s.Label.Render(marker+pad(f.name, labelWidth))+f.input.View(), w)
+			c.gens.fields[i] = d.gens.fields[i]
+		}
+		out = append(out, c.fields[i])
+	}
+	return append(out, c.foot...)
+}
+
+// frame draws one line of the box: the side borders and one cell of
+// padding around text cut or padded to w cells, as the Dialog style would
+// draw it, without its cost (a Style.Render of the whole box measures and
+// wraps every line).
+func (d dialog) frame(c *dialogCache, text string, w int) string {
+	b := d.styles.Dialog.GetBorderStyle()
+	edge := d.edge(c)
+	return edge.paint(b.Left) + " " + pad(text, w) + " " + edge.paint(b.Right)
+}
+
+// edge is the ink of the box's border, kept in c.
+func (d dialog) edge(c *dialogCache) ink {
+	if !c.edgeOK {
+		c.edge, c.edgeOK = inkOf(lipgloss.NewStyle().Foreground(d.styles.Dialog.GetBorderTopForeground())), true
+	}
+	return c.edge
+}
+
+// headLines renders the top border and what is above the fields: the
+// title, what the action does, and the lease now (and, for a takeover, the
+// record it would write).
+func (d dialog) headLines(c *dialogCache, w int) []string {
+	s := d.styles
 	now := lease.UnixSeconds(d.now)
 	words := wordsFor(d.action)
 	title := words.title
@@ -290,31 +451,56 @@ func (d dialog) View() string {
 		}
 	}
 	add("")
-	for i, f := range d.fields {
-		label := f.name
-		marker := "  "
-		if i == d.focus {
-			marker = "> "
-		}
-		add(s.Label.Render(marker+pad(label, labelWidth)) + f.input.View())
+	b := s.Dialog.GetBorderStyle()
+	out := []string{d.edge(c).paint(b.TopLeft + strings.Repeat(b.Top, w+2) + b.TopRight)}
+	for _, l := range strings.Split(strings.Join(lines, "\n"), "\n") {
+		out = append(out, d.frame(c, l, w))
 	}
-	add("")
+	return out
+}
+
+// footLines renders what is below the fields — a warning that the key
+// changed, the action running, the last error or the hints — and the
+// bottom border.
+func (d dialog) footLines(c *dialogCache, w int) []string {
+	s := d.styles
+	lines := []string{""}
 	if d.stale {
-		add(s.StatusWarn.Render(safetext.Truncate("Changed since this dialog opened: confirming will fail and show the new state.", w)))
+		lines = append(lines, s.StatusWarn.Render(safetext.Truncate("Changed since this dialog opened: confirming will fail and show the new state.", w)))
 	}
 	switch {
 	case d.busy:
-		add(s.StatusInfo.Render("writing…"))
+		lines = append(lines, s.StatusInfo.Render(d.runningText()))
 	case d.err != "":
-		add(s.StatusError.Render(safetext.Truncate(d.err, w)))
+		lines = append(lines, s.StatusError.Render(safetext.Truncate(d.err, w)))
 	default:
 		cas := fmt.Sprintf("CAS against revision %d", d.entry.Revision)
 		if !d.found {
 			cas = "create only: the key was absent"
 		}
-		add(s.Dim.Render(cas + " · audited · esc cancels without writing"))
+		lines = append(lines, s.Dim.Render(cas+" · audited · esc cancels without writing"))
 	}
-	return s.Dialog.Width(w + 4).Render(strings.Join(lines, "\n"))
+	out := make([]string, 0, len(lines)+1)
+	for _, l := range lines {
+		out = append(out, d.frame(c, l, w))
+	}
+	b := s.Dialog.GetBorderStyle()
+	return append(out, d.edge(c).paint(b.BottomLeft+strings.Repeat(b.Bottom, w+2)+b.BottomRight))
+}
+
+// runningText says where the submitted action is: on its way, when it
+// gives up, or, once it gave up, that it is learning whether anything was
+// written.
+func (d dialog) runningText() string {
+	if d.run == nil {
+		return "writing…"
+	}
+	left := d.run.deadline.Sub(d.now)
+	if left <= 0 {
+		return "gave up: learning whether anything was written… · esc closes"
+	}
+	secs := uint64((left + time.Second - 1) / time.Second)
+	return "writing… gives up in " + timetext.Precise(secs) + " · esc abandons"
 }
 
 // seenText says what the key must still be for the action to write: at the

@@ -297,10 +297,15 @@ func sequence(msg tea.Msg) ([]tea.Cmd, bool) {
 func (h *harness) waitFor(what string, cond func(Model) bool) {
 	h.t.Helper()
 	deadline := time.After(10 * time.Second) // a hang guard
+	// cond may wait on something outside the model (a store call): look
+	// again now and then even when no message comes.
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for !cond(h.m) {
 		select {
 		case msg := <-h.msgs:
 			h.deliver(msg)
+		case <-poll.C:
 		case <-deadline:
 			h.t.Fatalf("waiting for %s: gave up; screen:\n%s", what, h.screen())
 		}

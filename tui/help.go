@@ -66,7 +66,9 @@ func (h helpView) View() string {
 		"  " + s.FlagSkewed.Render("skewed") + "     acquired in this clock's future, expiring before acquired, or an overlong period",
 		"  " + s.Changed.Render("•") + "          the row changed in the last 2 seconds",
 		"",
-		s.Dim.Render("Every write is a compare-and-swap against the revision on screen and is audited; if the key changed since, nothing is written."),
+	}
+	for _, l := range wrap("Every write is a compare-and-swap against the revision on screen and is audited; if the key changed since, nothing is written.", max(h.width, 20)) {
+		lines = append(lines, s.Dim.Render(l))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -137,12 +137,17 @@ func (m *Model) setFilter(f string) {
 
 func (m *Model) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(k, m.keys.Back) {
-		if m.dialog.busy {
-			m.status.Set(statusWarn, "the write is already on its way; its outcome follows")
-			return nil
-		}
 		m.screen = m.screen.base()
-		m.status.Set(statusInfo, fmt.Sprintf("%s cancelled: nothing was written", wordsFor(m.dialog.action).title))
+		switch run := m.dialog.run; {
+		case run != nil:
+			m.abandon(run)
+		case m.dialog.busy:
+			// Submitted, not started: the submit finds the dialog closed
+			// and starts nothing.
+			m.status.Set(statusInfo, fmt.Sprintf("%s abandoned before it started: nothing was written", wordsFor(m.dialog.action).title))
+		default:
+			m.status.Set(statusInfo, fmt.Sprintf("%s cancelled: nothing was written", wordsFor(m.dialog.action).title))
+		}
 		return nil
 	}
 	var cmd tea.Cmd
@@ -173,15 +178,55 @@ func (m *Model) actionKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	return nil, false
 }
 
-// syncKeys enables the bindings that apply now and hands the key map to the
-// components; the full help lists the keys of the view beneath it.
-func (m *Model) syncKeys() {
-	m.keys = m.keysFor(m.screen)
-	under := m.screen
-	if under.help() {
-		under = under.base()
+// keysState is everything the enabled bindings depend on: the screen, the
+// table's rows and filter, the lease an action key would act on, and the
+// dialog's shape. syncKeys rebuilds the key map only when it changed.
+type keysState struct {
+	screen   screen
+	rows     bool
+	filtered bool
+	// The target: store, key, revision and presence, whether there is
+	// one, and whether its store is connected.
+	store, key string
+	rev        uint64
+	found      bool
+	target     bool
+	connected  bool
+	// The dialog.
+	action lease.Action
+	fields int
+	busy   bool
+}
+
+// keysNow returns the state the key map depends on now.
+func (m *Model) keysNow() keysState {
+	k := keysState{screen: m.screen, rows: len(m.table.index) > 0, filtered: m.table.filter != ""}
+	if t, ok := m.target(); ok {
+		k.store, k.key, k.rev, k.found, k.target = t.store, t.entry.Key, t.entry.Revision, t.found, true
+		if s, ok := m.byName[t.store]; ok {
+			k.connected = s.backend != nil
+		}
 	}
-	m.help.SetKeys(m.keysFor(under))
+	if m.screen.dialog() {
+		k.action, k.fields, k.busy = m.dialog.action, len(m.dialog.fields), m.dialog.busy
+	}
+	return k
+}
+
+// syncKeys enables the bindings that apply now and hands the key map to the
+// components; the full help lists the keys of the view beneath it. The key
+// map is rebuilt only when what it depends on changed, which a key typed
+// into a field never does.
+func (m *Model) syncKeys() {
+	if now := m.keysNow(); now != m.keysAt || m.keysGen == 0 {
+		m.keysAt, m.keysGen = now, nextGen()
+		m.keys = m.keysFor(m.screen)
+		under := m.screen
+		if under.help() {
+			under = under.base()
+		}
+		m.help.SetKeys(m.keysFor(under))
+	}
 	m.table.keys, m.detail.keys, m.dialog.keys = m.keys, m.keys, m.keys
 }
 
@@ -223,6 +268,10 @@ func (m Model) keysFor(s screen) KeyMap {
 		k.Back.SetKeys("esc", "q")
 		k.Back.SetHelp("esc/q", "close")
 		m.enableActions(&k)
+	case s.dialog() && m.dialog.busy:
+		// The action runs: esc abandons it, and nothing else applies.
+		on(&k.Back)
+		k.Back.SetHelp("esc", "abandon")
 	case s.dialog():
 		on(&k.Submit, &k.Back)
 		if len(m.dialog.fields) > 1 {

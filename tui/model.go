@@ -43,6 +43,11 @@ type Options struct {
 	// Thresholds tune the skewed flag; the zero value means
 	// lease.DefaultThresholds().
 	Thresholds lease.Thresholds
+	// ActionTimeout is how long an operator action may run, from enter to
+	// its outcome, before the console gives up on it (a write in doubt is
+	// then read back, within the backend's own bound); the dialog counts
+	// it down. Zero means 15s, the command line's default --timeout.
+	ActionTimeout time.Duration
 	// Notices carries warnings from outside the console — the audit log's,
 	// e.g. that it repaired a line cut short — shown in the status line as
 	// they come; nil for none. Senders must not block on it.
@@ -82,6 +87,14 @@ type Model struct {
 
 	// screen is what is shown and what the keyboard drives.
 	screen screen
+
+	// keysAt is what the key map was last enabled for, and keysGen numbers
+	// that key map; stylesGen numbers the styles (see cache.go).
+	keysAt    keysState
+	keysGen   uint64
+	stylesGen uint64
+	// frame caches the screen behind an open dialog.
+	frame *frameCache
 }
 
 // Defaults before the terminal reports its size.
@@ -117,9 +130,12 @@ func New(opts Options) Model {
 		byName: make(map[string]*storeState),
 		rows:   newRowSet(th),
 		table:  newTable(styles, keys, th),
-		pane:   storesPane{styles: styles},
+		pane:   newStoresPane(styles),
 		help:   newHelpView(styles),
 		status: statusLine{styles: styles},
+		frame:  &frameCache{},
+
+		stylesGen: nextGen(),
 	}
 	m.detail = newDetail(styles, keys, th, time.Local)
 	m.filter = textinput.New()
@@ -141,6 +157,7 @@ func New(opts Options) Model {
 	}
 	m.table.SetNow(m.now)
 	m.setSize(defaultWidth, defaultHeight)
+	m.syncStores()
 	m.syncKeys()
 	return m
 }
@@ -214,45 +231,104 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.PasteMsg:
 		cmd = m.onPaste(msg)
 	}
-	m.pane.SetStores(m.storeLines(), m.now)
+	switch msg.(type) {
+	case tea.KeyPressMsg, tea.PasteMsg:
+		// A key changes no store (r re-lists and says so itself): the
+		// stores pane stays as it is, as cheap to draw as before.
+	default:
+		m.syncStores()
+	}
 	m.syncKeys()
 	return m, cmd
 }
 
+// syncStores hands the stores' state to the stores pane.
+func (m *Model) syncStores() { m.pane.SetStores(m.storeLines(), m.now) }
+
 // setSize lays the screen out.
 func (m *Model) setSize(w, h int) {
-	m.width, m.height = max(w, 20), max(h, 8)
-	m.pane.SetSize(m.width, 0)
+	m.width, m.height = max(w, 1), max(h, 1)
+	l := m.layout()
+	m.pane.SetSize(m.width, l.stores)
 	m.status.SetSize(m.width, 1)
-	m.help.SetSize(m.width, m.bodyHeight())
+	m.help.SetSize(m.width, l.body)
 	m.filter.SetWidth(min(max(m.width-30, 10), 60))
-	m.table.SetSize(m.width, m.bodyHeight())
-	m.detail.SetSize(m.width, m.bodyHeight())
+	m.table.SetSize(m.width, l.body)
+	m.detail.SetSize(m.width, l.body)
 	if m.screen.dialog() {
 		m.dialog.SetSize(m.width, m.height)
 	}
 }
 
-// bodyHeight is what is left for the table or the detail view under the
-// header and the stores pane and above the footer.
-func (m Model) bodyHeight() int {
-	footer := 2 // status and help
-	if m.filterShown() {
-		footer++
+// layout is how the lines of the screen are shared out.
+type layout struct {
+	title  bool
+	stores int // lines of the stores pane: all of them, 1 (a summary) or 0
+	filter bool
+	status bool
+	help   bool
+	// body is the lines of the table (its column header included), the
+	// details or the full help.
+	body int
+}
+
+// minBody is the body a layout gives way for: the table's column header
+// and one lease.
+const minBody = 2
+
+// layout shares the screen's lines out. Until the body has minBody lines,
+// the parts give way in this order: the stores pane shrinks to a one-line
+// summary, then goes; the key help goes (? still opens the full help); the
+// header goes. Below that the table shows a lease without its column
+// header, and the status line goes last — after the filter line, unless
+// the filter is being typed. So at least one lease shows in any pane.
+func (m Model) layout() layout {
+	l := layout{title: true, stores: min(len(m.srcs), maxStoreLines), filter: m.filterShown(), status: true, help: true}
+	free := func() int {
+		n := m.height - l.stores
+		for _, on := range []bool{l.title, l.filter, l.status, l.help} {
+			if on {
+				n--
+			}
+		}
+		return n
 	}
-	return max(m.height-1-min(len(m.srcs), maxStoreLines)-footer, 2)
+	for _, giveWay := range []func(){
+		func() { l.stores = min(l.stores, 1) },
+		func() { l.stores = 0 },
+		func() { l.help = false },
+		func() { l.title = false },
+	} {
+		if free() >= minBody {
+			break
+		}
+		giveWay()
+	}
+	last := []*bool{&l.filter, &l.status}
+	if m.screen == screenFilter {
+		last = []*bool{&l.status, &l.filter}
+	}
+	for _, on := range last {
+		if free() < 1 {
+			*on = false
+		}
+	}
+	l.body = max(free(), 1)
+	return l
 }
 
 // setStyles restyles every component: they share m.styles, so the new
 // styles are copied into it and the derived state is rebuilt.
 func (m *Model) setStyles(s Styles) {
 	*m.styles = s
+	m.stylesGen = nextGen()
 	m.table.SetStyles(m.styles)
 	m.detail.render()
-	for i := range m.dialog.fields {
-		m.dialog.fields[i].input.SetStyles(s.Input)
+	if m.dialog.styles != nil {
+		m.dialog.SetStyles(m.styles)
 	}
 	m.help.SetStyles(m.styles)
+	m.pane.SetStyles(m.styles)
 	m.filter.SetStyles(s.Input)
 }
 

@@ -101,8 +101,8 @@ func (s *storeState) fail(err error, now time.Time) time.Duration {
 }
 
 // session is what outlives a single Update: the context every store call
-// derives from and the closers of the opened stores. Commands capture the
-// session, never the model.
+// derives from, the operator actions in flight and the closers of the
+// opened stores. Commands capture the session, never the model.
 type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -110,7 +110,25 @@ type session struct {
 	mu      sync.Mutex
 	closers []func() error
 	closed  bool
+	// actions counts the operator actions running, which close waits
+	// for: cancelled, each still records its outcome in the audit trail.
+	actions sync.WaitGroup
 }
+
+// begin marks the start of an operator action; it reports false, and the
+// action must not start, once the session is closing.
+func (s *session) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.actions.Add(1)
+	return true
+}
+
+// end marks the end of an operator action begin allowed.
+func (s *session) end() { s.actions.Done() }
 
 func newSession() *session {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -132,13 +150,17 @@ func (s *session) track(closer func() error) {
 	_ = closer()
 }
 
-// close ends every watch and closes every store opened so far.
+// close ends every watch, abandons the operator actions in flight and waits
+// for them to end — the lease core bounds the read-back of a write in
+// doubt, and records how each ended — then closes every store opened so
+// far.
 func (s *session) close() error {
 	s.cancel()
 	s.mu.Lock()
 	closers := s.closers
 	s.closers, s.closed = nil, true
 	s.mu.Unlock()
+	s.actions.Wait()
 	var errs []error
 	for _, c := range closers {
 		errs = append(errs, c())

@@ -30,28 +30,101 @@ type storeLine struct {
 }
 
 // storesPane lists the stores: name, kind, connection state, key count and
-// last update.
+// last update, one line each, or on one line when the pane is short of
+// room. What it drew is cached until the stores, the clock, the size or the
+// styles change (gen, see cache.go): a key press costs it nothing.
 type storesPane struct {
 	styles *Styles
 	width  int
-	now    time.Time
-	lines  []storeLine
+	// room is how many lines the layout gives the pane.
+	room  int
+	now   time.Time
+	lines []storeLine
+
+	gen   uint64
+	cache *paneCache
 }
 
-// SetSize sets the pane's width.
-func (p *storesPane) SetSize(w, _ int) { p.width = w }
+// paneCache is a storesPane's last rendering, for the generation it names.
+type paneCache struct {
+	gen  uint64
+	view string
+}
 
-// SetStores sets what the pane shows.
-func (p *storesPane) SetStores(lines []storeLine, now time.Time) { p.lines, p.now = lines, now }
+func newStoresPane(s *Styles) storesPane {
+	return storesPane{styles: s, room: maxStoreLines, gen: nextGen(), cache: &paneCache{}}
+}
+
+// SetSize sets the pane's width and the lines it may take: all of them
+// (up to maxStoreLines), 1 for a summary of every store, or 0.
+func (p *storesPane) SetSize(w, lines int) {
+	p.width, p.room = w, lines
+	p.gen = nextGen()
+}
+
+// SetStyles restyles the pane after a change of its styles.
+func (p *storesPane) SetStyles(s *Styles) {
+	p.styles = s
+	p.gen = nextGen()
+}
+
+// SetStores sets what the pane shows; the pane is drawn again only if that
+// differs from what it shows, to the second.
+func (p *storesPane) SetStores(lines []storeLine, now time.Time) {
+	same := now.Unix() == p.now.Unix() && len(lines) == len(p.lines)
+	for i := 0; same && i < len(lines); i++ {
+		same = lines[i].same(p.lines[i])
+	}
+	p.lines, p.now = lines, now
+	if !same {
+		p.gen = nextGen()
+	}
+}
+
+// same reports whether l and o show the same, to the second.
+func (l storeLine) same(o storeLine) bool {
+	a, b := l, o
+	a.err, b.err = nil, nil
+	a.lastUpdate, b.lastUpdate = time.Time{}, time.Time{}
+	a.retryAt, b.retryAt = time.Time{}, time.Time{}
+	return a == b && sameError(l.err, o.err) &&
+		l.lastUpdate.Unix() == o.lastUpdate.Unix() && l.lastUpdate.IsZero() == o.lastUpdate.IsZero() &&
+		l.retryAt.Unix() == o.retryAt.Unix() && l.retryAt.IsZero() == o.retryAt.IsZero()
+}
+
+// sameError reports whether two errors read the same.
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Error() == b.Error()
+}
 
 // Height is the number of lines View renders.
-func (p storesPane) Height() int { return min(len(p.lines), maxStoreLines) }
+func (p storesPane) Height() int { return min(len(p.lines), maxStoreLines, p.room) }
 
 // Update implements the component shape; the root sets the stores.
 func (p storesPane) Update(tea.Msg) (storesPane, tea.Cmd) { return p, nil }
 
-// View renders one line per store.
+// View renders one line per store, or the summary.
 func (p storesPane) View() string {
+	if p.cache != nil && p.cache.gen == p.gen {
+		return p.cache.view
+	}
+	v := p.render()
+	if p.cache != nil {
+		p.cache.gen, p.cache.view = p.gen, v
+	}
+	return v
+}
+
+func (p storesPane) render() string {
+	switch h := p.Height(); {
+	case h == 0:
+		return ""
+	case h == 1 && len(p.lines) > 1:
+		return ansi.Truncate(p.summary(), p.width, safetext.Ellipsis)
+	}
 	nameW := 0
 	for _, l := range p.lines {
 		nameW = max(nameW, safetext.Width(l.name))
@@ -65,6 +138,38 @@ func (p storesPane) View() string {
 		out = append(out, ansi.Truncate(p.line(l, nameW), p.width, safetext.Ellipsis))
 	}
 	return strings.Join(out, "\n")
+}
+
+// summary sums the stores up on one line: how many are live, on their way
+// and failing, with the mark of the worst.
+func (p storesPane) summary() string {
+	s := p.styles
+	var live, pending, failing int
+	for _, l := range p.lines {
+		switch {
+		case l.conn == connFailed || l.err != nil:
+			failing++
+		case l.conn == connLive:
+			live++
+		default:
+			pending++
+		}
+	}
+	dot := s.ConnLive.Render("●")
+	switch {
+	case failing > 0:
+		dot = s.ConnError.Render("✗")
+	case pending > 0:
+		dot = s.ConnSyncing.Render("◐")
+	}
+	parts := []string{fmt.Sprintf("%d stores", len(p.lines)), s.ConnLive.Render(fmt.Sprintf("%d live", live))}
+	if pending > 0 {
+		parts = append(parts, s.ConnSyncing.Render(fmt.Sprintf("%d connecting", pending)))
+	}
+	if failing > 0 {
+		parts = append(parts, s.ConnError.Render(fmt.Sprintf("%d failing", failing)))
+	}
+	return dot + " " + strings.Join(parts, s.Dim.Render(" · "))
 }
 
 func (p storesPane) line(l storeLine, nameW int) string {

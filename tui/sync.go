@@ -157,8 +157,11 @@ func (m *Model) onListed(msg listedMsg) tea.Cmd {
 	}
 	m.rows.replace(s.src.Name, msg.entries, msg.since, m.now, s.synced)
 	if !s.watching {
-		s.synced, s.conn, s.err, s.attempt = true, connLive, nil, 0
+		s.synced, s.conn, s.attempt = true, connLive, 0
 	}
+	// The store answered: an error its watch reported is past (a watch
+	// that resumes after an outage sends nothing until a key changes).
+	s.err = nil
 	s.lastUpdate = m.now
 	return m.rowsChanged()
 }
@@ -178,6 +181,7 @@ func (m *Model) refreshAll() tea.Cmd {
 		}
 	}
 	m.status.Set(statusInfo, fmt.Sprintf("re-listing %d stores…", len(cmds)))
+	m.syncStores()
 	return tea.Batch(cmds...)
 }
 
@@ -187,7 +191,7 @@ func (m *Model) rowsChanged() tea.Cmd {
 	m.table.refresh(m.rows)
 	if m.screen.dialog() {
 		r, ok := m.rows.get(m.dialog.store, m.dialog.entry.Key)
-		m.dialog.stale = (ok && r.entry.Revision != m.dialog.entry.Revision) || (!ok && m.dialog.found)
+		m.dialog.SetStale((ok && r.entry.Revision != m.dialog.entry.Revision) || (!ok && m.dialog.found))
 	}
 	if !m.screen.detail() {
 		return nil

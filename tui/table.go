@@ -202,13 +202,18 @@ func (t table) layout() []colSpec {
 	return append(specs, fixed[2:]...)
 }
 
-// View renders the header and the visible rows only.
+// View renders the header and the visible rows only; a table one line high
+// shows the selected row without the header.
 func (t table) View() string {
 	specs := t.layout()
 	var b strings.Builder
-	b.WriteString(t.header(specs))
+	if t.height > 1 {
+		b.WriteString(t.header(specs))
+	}
 	if len(t.index) == 0 {
-		b.WriteByte('\n')
+		if t.height > 1 {
+			b.WriteByte('\n')
+		}
 		msg := "no leases yet"
 		if t.total > 0 {
 			msg = "no lease matches the filter " + quote(t.filter) + " — esc clears it"
@@ -223,7 +228,9 @@ func (t table) View() string {
 	fits := width <= t.width
 	end := min(t.offset+t.pageSize(), len(t.index))
 	for i := t.offset; i < end; i++ {
-		b.WriteByte('\n')
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
 		b.WriteString(t.renderRow(t.index[i], i == t.cursor, specs, fits))
 	}
 	return b.String()

@@ -24,37 +24,100 @@ func (m Model) View() tea.View {
 	return v
 }
 
-// render builds the screen's content.
+// render builds the screen's content, laid out as layout says: the parts
+// that do not fit the pane give way first (see Model.layout).
 func (m Model) render() string {
 	if m.screen == screenQuitting {
 		return ""
 	}
-	parts := []string{m.headerView()}
-	if m.pane.Height() > 0 {
-		parts = append(parts, m.pane.View())
+	if m.screen.dialog() {
+		return m.renderDialog()
 	}
 	var body string
 	switch s := m.screen; {
-	case s.dialog():
-		// The dialog stands alone over an empty body: fragments of the
-		// table around it would only distract.
 	case s.help():
-		body = m.help.View()
+		body = clip(m.help.View(), m.width)
 	case s.detail():
-		body = m.detail.View()
+		body = clip(m.detail.View(), m.width)
 	default:
-		body = m.table.View()
+		body = m.table.View() // rows are laid out to the width
 	}
-	parts = append(parts, fit(body, m.bodyHeight()))
-	if m.filterShown() {
+	return strings.Join(m.parts(body), "\n")
+}
+
+// clip cuts every line of s to w cells.
+func clip(s string, w int) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if len(l) > w && ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// parts returns the screen's lines around body, which is fitted to the
+// body's height: the header, the stores pane, body, the filter line, the
+// status line and the key help, each as the layout allows.
+func (m Model) parts(body string) []string {
+	l := m.layout()
+	var parts []string
+	if l.title {
+		parts = append(parts, m.headerView())
+	}
+	if m.pane.Height() > 0 {
+		parts = append(parts, m.pane.View())
+	}
+	parts = append(parts, fit(body, l.body))
+	if l.filter {
 		parts = append(parts, m.filterView())
 	}
-	parts = append(parts, m.status.View(), m.help.Short(m.keys))
-	out := strings.Join(parts, "\n")
-	if m.screen.dialog() {
-		out = overlay(out, m.dialog.View(), m.width, m.height)
+	if l.status {
+		parts = append(parts, m.status.View())
 	}
-	return out
+	if l.help {
+		parts = append(parts, ansi.Truncate(m.help.Short(m.keys), m.width, safetext.Ellipsis))
+	}
+	return parts
+}
+
+// renderDialog draws the dialog over the screen behind it. The dialog
+// stands alone over an empty body (fragments of the table around it would
+// only distract), and the rest of that screen changes rarely while a dialog
+// is open: it is rendered again only when what it shows changed (baseKey),
+// so a typed key costs the dialog's fields and the splice, not a screen.
+func (m Model) renderDialog() string {
+	c := m.frame
+	if c == nil {
+		c = &frameCache{}
+	}
+	if k := m.baseKey(); !c.baseOK || c.base != k {
+		c.base, c.baseOK = k, true
+		c.lines = strings.Split(strings.Join(m.parts(""), "\n"), "\n")
+		c.left, c.right, c.outOK = nil, nil, false
+	}
+	if c.outOK && c.box == m.dialog.gens {
+		return c.out // nothing changed: a key typed into a full field
+	}
+	box := m.dialog.lines()
+	boxW := 0
+	if len(box) > 0 {
+		boxW = ansi.StringWidth(box[0])
+	}
+	x := max((m.width-boxW)/2, 0)
+	y := max((m.height-len(box))/2, 0)
+	c.out, c.box, c.outOK = c.splice(box, x, y, boxW, m.width), m.dialog.gens, true
+	return c.out
+}
+
+// baseKey returns what the screen behind a dialog is rendered from.
+func (m *Model) baseKey() baseKey {
+	return baseKey{
+		width: m.width, height: m.height, styles: m.stylesGen,
+		leases: m.rows.len(), sortBy: m.table.sortBy, desc: m.table.desc,
+		pane: m.pane.gen, statusKind: m.status.kind, status: m.status.text, keys: m.keysGen,
+		filter: m.table.filter, shown: len(m.table.index), total: m.table.total, filterVisible: m.filterShown(),
+	}
 }
 
 // headerView is the title line: the name, the DEMO and READ-ONLY badges, and
@@ -108,14 +171,4 @@ func fit(s string, n int) string {
 		lines = append(lines, "")
 	}
 	return strings.Join(lines, "\n")
-}
-
-// overlay draws box centred over base.
-func overlay(base, box string, w, h int) string {
-	x := max((w-lipgloss.Width(box))/2, 0)
-	y := max((h-lipgloss.Height(box))/2, 0)
-	return lipgloss.NewCompositor(
-		lipgloss.NewLayer(base),
-		lipgloss.NewLayer(box).X(x).Y(y).Z(1),
-	).Render()
 }

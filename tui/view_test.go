@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -83,6 +87,11 @@ func TestViewGolden(t *testing.T) {
 			h.press("/")
 			h.typeText("expired")
 		}},
+		// Tiny panes: the stores pane, then the key help and the header
+		// give way so that a lease shows.
+		{"tiny-80x2", 80, 2, func(h *harness) {}},
+		{"tiny-20x5", 20, 5, func(h *harness) {}},
+		{"tiny-40x6", 40, 6, func(h *harness) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +149,58 @@ func TestViewNeverEmitsStoreEscapes(t *testing.T) {
 				}
 				if !sgr.MatchString(out[i:]) {
 					t.Fatalf("View() contains an escape sequence other than SGR at byte %d: %q", i, out[i:min(i+20, len(out))])
+				}
+			}
+		})
+	}
+}
+
+// TestTinyPanesShowALease checks that a pane of any size, however small,
+// shows at least one lease, in exactly as many lines as the pane has.
+func TestTinyPanesShowALease(t *testing.T) {
+	for _, size := range [][2]int{{80, 2}, {20, 5}, {40, 6}, {120, 3}, {30, 1}, {100, 7}} {
+		w, hgt := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, hgt), func(t *testing.T) {
+			h := goldenConsole(t, w, hgt)
+			screen := h.screen()
+			lines := strings.Split(screen, "\n")
+			if len(lines) != hgt {
+				t.Errorf("%dx%d: the screen has %d lines, want %d:\n%s", w, hgt, len(lines), hgt, screen)
+			}
+			if !strings.Contains(screen, "exports/") {
+				t.Errorf("%dx%d: no lease shows:\n%s", w, hgt, screen)
+			}
+		})
+	}
+}
+
+// TestEverySizeRenders renders every screen at every small size: nothing
+// panics, and no frame is taller or wider than the pane.
+func TestEverySizeRenders(t *testing.T) {
+	screens := map[string]func(h *harness){
+		"table":    func(h *harness) {},
+		"filter":   func(h *harness) { h.press("/"); h.typeText("or") },
+		"detail":   func(h *harness) { h.press("enter") },
+		"help":     func(h *harness) { h.press("?") },
+		"takeover": func(h *harness) { h.selectKey("prod", "exports/orders"); h.press("T") },
+	}
+	for name, steps := range screens {
+		t.Run(name, func(t *testing.T) {
+			h := goldenConsole(t, 120, 30)
+			steps(h)
+			for w := 1; w <= 44; w += 3 {
+				for hgt := 1; hgt <= 12; hgt++ {
+					h.send(tea.WindowSizeMsg{Width: w, Height: hgt})
+					lines := strings.Split(h.screen(), "\n")
+					if len(lines) != hgt {
+						t.Errorf("%s at %dx%d: %d lines", name, w, hgt, len(lines))
+					}
+					for i, l := range lines {
+						if lw := ansi.StringWidth(l); lw > w {
+							t.Errorf("%s at %dx%d: line %d is %d cells wide: %q", name, w, hgt, i, lw, l)
+							break
+						}
+					}
 				}
 			}
 		})

@@ -119,3 +119,34 @@ func TestWatchMemoryStore(t *testing.T) {
 		t.Errorf("holder = %q, want node-w", got)
 	}
 }
+
+// TestRelistClearsWatchError re-lists a watched store whose watch reported
+// an error (a server restart it resumed from without any key changing):
+// the store answered, so the stores pane no longer shows the error.
+func TestRelistClearsWatchError(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	st := &chanStore{Store: mem, ch: make(chan stores.Event, 16)}
+	r := newRig(t, &auditLog{})
+	h := newHarness(t, r, Options{Sources: []Source{r.source("w", st)}}, 120, 30, withAsync())
+	s := func(m Model) *storeState { return m.byName["w"] }
+	h.waitFor("the watch", func(m Model) bool { return s(m).watching })
+	st.ch <- stores.Event{Kind: stores.EventSynced}
+	st.ch <- stores.Event{Kind: stores.EventError, Err: errors.New("natskv: watch: connection lost (RECONNECTING)")}
+	h.waitFor("the error", func(m Model) bool { return s(m).err != nil })
+	h.press("r")
+	h.waitFor("the listing", func(m Model) bool { return !strings.Contains(m.status.text, "re-listing") || s(m).err == nil })
+	if line := lineWith(h.screen(), "w "); strings.Contains(line, "error") || !strings.Contains(line, "live") {
+		t.Errorf("after a re-list the stores pane shows %q, want the store live without the old error", line)
+	}
+}
+
+// lineWith returns the first line of screen holding text, or "".
+func lineWith(screen, text string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, text) {
+			return l
+		}
+	}
+	return ""
+}

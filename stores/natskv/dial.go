@@ -16,6 +16,10 @@ const (
 	// its monitoring endpoints.
 	defaultName = "leasectl"
 
+	// noReconnectBuffer turns nats.go's reconnect buffer off (nats.go
+	// takes -1 for "none").
+	noReconnectBuffer = -1
+
 	// createHistory is the History of a bucket that Dial creates (Config.Create,
 	// tests and demos only): enough revisions for the console's history view.
 	createHistory = 10
@@ -45,7 +49,8 @@ type Config struct {
 }
 
 // Dial connects to NATS as cfg says and opens the bucket. The connection
-// reconnects without limit; Close drains it.
+// reconnects without limit; while it is down, every call fails at once
+// rather than queueing anything to send later. Close drains it.
 func Dial(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("natskv: config: bucket is required")
@@ -71,6 +76,12 @@ func Dial(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	nopts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
+		// No reconnect buffer: while the connection is down, a publish
+		// or a request fails at once instead of waiting in nats.go's
+		// buffer (8 MB by default) to be sent when the server is back —
+		// long after the caller gave up on it, which would land a write
+		// the operator abandoned (docs/design.md §5).
+		nats.ReconnectBufSize(noReconnectBuffer),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
 	}
 	switch {

@@ -137,7 +137,7 @@ func (m *Model) onSubmit(msg dialogSubmitMsg) tea.Cmd {
 	run := &actionRun{cancel: cancel, timeout: timeout, deadline: m.now.Add(timeout)}
 	m.dialog.SetNow(m.now)
 	m.dialog.SetRun(run)
-	m.status.Set(statusInfo, fmt.Sprintf("%s %s/%s at revision %d…", req.Action, msg.store, req.Key, req.Seen))
+	m.status.Set(statusInfo, fmt.Sprintf("%s %s/%s at revision %d…", req.Action, msg.store, safetext.Key(req.Key), req.Seen))
 	release := func() {
 		stop()
 		cancel(nil)
@@ -165,7 +165,7 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 		m.screen = m.screen.base()
 	}
 	req := act.req
-	where := act.store + "/" + req.Key
+	where := act.store + "/" + safetext.Key(req.Key)
 	now := lease.UnixSeconds(m.now)
 
 	// An audit failure after the store action ran is reported on top of the

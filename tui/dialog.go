@@ -134,7 +134,7 @@ func newDialog(s *Styles, k KeyMap, th lease.Thresholds, now time.Time, action l
 		case fieldReason:
 			in.Placeholder = "why (goes to the audit log)"
 		case fieldConfirm:
-			in.Placeholder = "type " + quote(lease.ConfirmWord(e.Key)) + " to confirm"
+			in.Placeholder = "type " + safetext.Key(lease.ConfirmWord(e.Key)) + " to confirm"
 		}
 		d.fields = append(d.fields, field{name: n, input: in})
 	}
@@ -292,8 +292,8 @@ func (d dialog) request() (lease.Request, string, error) {
 			}
 			req.Reason = v
 		case fieldConfirm:
-			if !lease.Confirmed(d.entry.Key, v, safetext.Clean) {
-				return req, f.name, fmt.Errorf("%w: type %s (the key's last segment) to confirm", errConfirm, quote(lease.ConfirmWord(d.entry.Key)))
+			if !lease.Confirmed(d.entry.Key, v, safetext.Key) {
+				return req, f.name, fmt.Errorf("%w: type %s (the key's last segment) to confirm", errConfirm, safetext.Key(lease.ConfirmWord(d.entry.Key)))
 			}
 		}
 	}
@@ -404,7 +404,7 @@ func (d dialog) lines() []string {
 func (d dialog) frame(c *dialogCache, text string, w int) string {
 	b := d.styles.Dialog.GetBorderStyle()
 	edge := d.edge(c)
-	return edge.paint(b.Left) + " " + pad(text, w) + " " + edge.paint(b.Right)
+	return edge.paint(b.Left) + " " + padStyled(text, w) + " " + edge.paint(b.Right)
 }
 
 // edge is the ink of the box's border, kept in c.
@@ -429,7 +429,7 @@ func (d dialog) headLines(c *dialogCache, w int) []string {
 	}
 	var lines []string
 	add := func(l ...string) { lines = append(lines, l...) }
-	add(ts.Render(title)+"  "+s.StoreName.Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(d.entry.Key, max(w-len(title)-len(d.store)-5, 8)), "")
+	add(ts.Render(title)+"  "+s.StoreName.Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(safetext.Key(d.entry.Key), max(w-len(title)-len(d.store)-5, 8)), "")
 
 	cur := lease.Status{State: lease.Absent}
 	if d.found {

@@ -3,6 +3,8 @@ package tui
 import (
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 )
@@ -25,6 +27,21 @@ func pad(s string, w int) string {
 		sw = cellWidth(s)
 	}
 	return s + strings.Repeat(" ", w-sw)
+}
+
+// padStyled is pad for text that carries styles (ANSI sequences) around
+// parts already cleaned with safetext: the sequences take no cells and are
+// kept whole. Cleaned text measures the same with either width function.
+func padStyled(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	sw := ansi.StringWidth(s)
+	if sw > w {
+		s = ansi.Truncate(s, w, safetext.Ellipsis)
+		sw = ansi.StringWidth(s)
+	}
+	return s + strings.Repeat(" ", max(w-sw, 0))
 }
 
 // padLeft is pad, right-aligned.

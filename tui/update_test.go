@@ -236,7 +236,7 @@ func TestTakeover(t *testing.T) {
 		for _, wrong := range []string{"order", "exports/orders", "ORDERS", ""} {
 			h.takeover("incident 4711", wrong)
 			h.press("enter")
-			if !h.m.screen.dialog() || !strings.Contains(h.m.dialog.err, `type "orders"`) {
+			if !h.m.screen.dialog() || !strings.Contains(h.m.dialog.err, "type orders ") {
 				t.Errorf("confirm %q: dialog open %v, error %q, want open asking for \"orders\"", wrong, h.m.screen.dialog(), h.m.dialog.err)
 			}
 			h.press("esc")

@@ -486,14 +486,15 @@ func (o *Operator) notSent(ctx context.Context, res Result, req Request, err err
 
 // settle finds out how a write that was sent and failed with err ended. A
 // conflict is a change since the operator looked; a refusal by the driver
-// itself wrote nothing; anything else — a deadline, a cancelled call, a lost
+// itself (an invalid key, a read-only store, a request it did not send)
+// wrote nothing; anything else — a deadline, a cancelled call, a lost
 // connection — leaves the write in doubt, so the key is read back (with a
 // fresh bound, even when ctx was cancelled) and the outcome is what it
 // shows: won when it holds exactly the bytes written at a new revision,
 // error when it is unchanged and the store said why, unknown otherwise.
 func (o *Operator) settle(ctx context.Context, res Result, req Request, value []byte, seen uint64, err error) (Result, error) {
 	werr := fmt.Errorf("lease: %s %q at revision %d: %w", req.Action, req.Key, seen, err)
-	if errors.Is(err, stores.ErrInvalidKey) || errors.Is(err, stores.ErrReadOnly) {
+	if errors.Is(err, stores.ErrInvalidKey) || errors.Is(err, stores.ErrReadOnly) || errors.Is(err, stores.ErrNotSent) {
 		res.Outcome = OutcomeError
 		return res, werr
 	}

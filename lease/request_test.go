@@ -157,6 +157,9 @@ func TestWriteInDoubt(t *testing.T) {
 		{"not landed, deadline", false, deadline, nil, lease.OutcomeUnknown},
 		{"not landed, refused by the store", false, errors.New("permission denied"), nil, lease.OutcomeError},
 		{"landed, read-back fails", true, deadline, errors.New("store down"), lease.OutcomeUnknown},
+		// A driver that knows it sent nothing says so: no read-back needed,
+		// and "error" is the truth even with the store unreachable.
+		{"not sent, store down", false, fmt.Errorf("natskv: %w: reconnecting", stores.ErrNotSent), errors.New("store down"), lease.OutcomeError},
 	}
 	for _, action := range []string{"takeover", "acquire"} {
 		for _, tt := range tests {

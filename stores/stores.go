@@ -33,6 +33,11 @@ var (
 	ErrInvalidKey = errors.New("stores: invalid key")
 	// ErrReadOnly means the store was opened read-only and refuses writes.
 	ErrReadOnly = errors.New("stores: store is read-only")
+	// ErrNotSent means the driver refused a request before it reached the
+	// server (e.g. while reconnecting) and will not send it later: a write
+	// that fails with it was not written. Drivers return it only when they
+	// are sure; a request that may have left stays an ordinary error.
+	ErrNotSent = errors.New("stores: request not sent")
 )
 
 // Entry is one key as stored, with the revision of its last write.

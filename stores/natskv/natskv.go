@@ -277,7 +277,7 @@ func (s *Store) cas(ctx context.Context, key string, value []byte, expect uint64
 	for attempt := 1; ; attempt++ {
 		rev, err := s.kv.Update(ctx, key, value, expect)
 		if err == nil || !isInFlight(err) || attempt == casInFlightAttempts {
-			return rev, err
+			return rev, offline(err)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -288,6 +288,21 @@ func (s *Store) cas(ctx context.Context, key string, value []byte, expect uint64
 		}
 		delay = min(2*delay, casRetryMax)
 	}
+}
+
+// errNotConnected says why a request made while reconnecting was refused:
+// the connection keeps no reconnect buffer, so nothing was sent and nothing
+// will be sent later.
+var errNotConnected = errors.New("not connected to the server (reconnecting)")
+
+// offline marks an error that nats.go gives a request or publish made while
+// reconnecting without a reconnect buffer — whose own text, "outbound buffer
+// limit exceeded", does not say what happened — as stores.ErrNotSent.
+func offline(err error) error {
+	if errors.Is(err, nats.ErrReconnectBufExceeded) {
+		return fmt.Errorf("%w: %w (%w)", stores.ErrNotSent, errNotConnected, err)
+	}
+	return err
 }
 
 // isInFlight reports whether err is API error 10164, a CAS refused because

@@ -130,7 +130,7 @@ func (s *Store) getMessage(ctx context.Context, r msgGetRequest) (rawMessage, er
 		if errors.Is(err, nats.ErrNoResponders) {
 			err = fmt.Errorf("%w: %w", jetstream.ErrNoStreamResponse, err)
 		}
-		return rawMessage{}, err
+		return rawMessage{}, offline(err)
 	}
 	var resp msgGetResponse
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {

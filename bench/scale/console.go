@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,9 @@ const (
 	probeTimeout = 20 * time.Second
 )
 
-// leaseRow matches a table row: its key keeps its last segment however the
-// KEY column is cut.
-var leaseRow = regexp.MustCompile(`export-\d{6}`)
+// leaseRow matches a table row: the start of its key, which the KEY column
+// keeps however it is cut.
+var leaseRow = regexp.MustCompile(`exports/bulk/`)
 
 // consoleResult is one console run.
 type consoleResult struct {
@@ -43,8 +44,19 @@ type consoleResult struct {
 	cpuLive   time.Duration // CPU used until live
 	hwmLive   int64         // VmHWM when live
 	hwmQuit   int64         // VmHWM before quitting
-	steady    *steadyResult
+	// progress is when the stores pane first showed at least a tenth,
+	// a quarter, half, three quarters and nine tenths of the keys (0 when
+	// not seen before live): the shape of the sync, linear or not.
+	progress [len(progressMarks)]time.Duration
+	steady   *steadyResult
 }
+
+// progressMarks are the fractions of the keys whose arrival is timed.
+var progressMarks = [...]float64{0.10, 0.25, 0.50, 0.75, 0.90}
+
+// paneKeys matches a store's line in the stores pane while it syncs or is
+// live: its key count.
+var paneKeys = regexp.MustCompile(`(?:syncing…|live) · (\d+) keys?`)
 
 // steadyResult is the console under a steady stream of writes.
 type steadyResult struct {
@@ -85,6 +97,16 @@ func (b *bench) console(ctx context.Context, conf string, names []string, leases
 		if res.firstRows == 0 && leaseRow.MatchString(scr) {
 			res.firstRows = at
 		}
+		shown := 0
+		for _, m := range paneKeys.FindAllStringSubmatch(scr, -1) {
+			n, _ := strconv.Atoi(m[1])
+			shown += n
+		}
+		for i, f := range progressMarks {
+			if res.progress[i] == 0 && float64(shown) >= f*float64(res.leases) {
+				res.progress[i] = at
+			}
+		}
 		all := true
 		for _, re := range lives {
 			all = all && re.MatchString(scr)
@@ -107,7 +129,7 @@ func (b *bench) console(ctx context.Context, conf string, names []string, leases
 	if res.cpuLive, err = procCPU(t.pid); err != nil {
 		return res, err
 	}
-	b.screens = append(b.screens, fmt.Sprintf("console %s, %d leases each, live after %v:\n%s", res.stores, leases, res.live.Round(time.Millisecond), scr))
+	b.screen(fmt.Sprintf("console %s, %d leases each, live after %v", res.stores, leases, res.live.Round(time.Millisecond)), scr)
 
 	if steady != nil {
 		s, err := b.steady(ctx, t, steady, leases)
@@ -147,51 +169,7 @@ func (b *bench) steady(ctx context.Context, t *term, st *store, leases int) (*st
 	}
 
 	probes := firstKeys(leases, probeKeys)
-	skip := make(map[int]bool, len(probes))
-	for _, i := range probes {
-		skip[i] = true
-	}
-	wctx, stop := context.WithCancel(ctx)
-	var (
-		wg      sync.WaitGroup
-		writes  atomic.Int64
-		werr    error
-		started = time.Now()
-	)
-	wg.Go(func() {
-		rng := rand.New(rand.NewPCG(uint64(leases), 9))
-		interval := time.Duration(float64(time.Second) / b.rate)
-		next := time.Now()
-		gen := 1
-		for wctx.Err() == nil {
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-wctx.Done():
-					return
-				}
-			}
-			next = next.Add(interval)
-			i := rng.IntN(leases)
-			if skip[i] {
-				continue
-			}
-			gen++
-			if err := st.put(wctx, key(i), value(i, gen, time.Now().Unix())); err != nil {
-				if wctx.Err() == nil {
-					werr = err
-				}
-				return
-			}
-			writes.Add(1)
-		}
-	})
-	stopWrites := sync.OnceValue(func() error {
-		stop()
-		wg.Wait()
-		res.rate = float64(writes.Load()) / time.Since(started).Seconds()
-		return werr
-	})
+	stopWrites := b.startWrites(ctx, st, leases, probes)
 	defer stopWrites()
 
 	time.Sleep(b.warmup)
@@ -232,10 +210,64 @@ func (b *bench) steady(ctx context.Context, t *term, st *store, leases int) (*st
 		}
 	}
 	slices.Sort(res.latencies)
-	if err := stopWrites(); err != nil {
+	rate, err := stopWrites()
+	if err != nil {
 		return nil, fmt.Errorf("steady writes: %w", err)
 	}
+	res.rate = rate
 	return res, nil
+}
+
+// startWrites writes b.rate times a second, until the returned function is
+// called, a new value of a random one of the first leases leases (skipping
+// those in skip) with st's own client, keeping each lease's class. The
+// returned function stops the writes and returns the rate achieved and the
+// first error.
+func (b *bench) startWrites(ctx context.Context, st *store, leases int, skip []int) func() (float64, error) {
+	skipped := make(map[int]bool, len(skip))
+	for _, i := range skip {
+		skipped[i] = true
+	}
+	wctx, stop := context.WithCancel(ctx)
+	var (
+		wg      sync.WaitGroup
+		writes  atomic.Int64
+		werr    error
+		started = time.Now()
+	)
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(uint64(leases), 9))
+		interval := time.Duration(float64(time.Second) / b.rate)
+		next := time.Now()
+		gen := 1
+		for wctx.Err() == nil {
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-wctx.Done():
+					return
+				}
+			}
+			next = next.Add(interval)
+			i := rng.IntN(leases)
+			if skipped[i] {
+				continue
+			}
+			gen++
+			if err := st.put(wctx, key(i), value(i, gen, time.Now().Unix())); err != nil {
+				if wctx.Err() == nil {
+					werr = err
+				}
+				return
+			}
+			writes.Add(1)
+		}
+	})
+	return sync.OnceValues(func() (float64, error) {
+		stop()
+		wg.Wait()
+		return float64(writes.Load()) / time.Since(started).Seconds(), werr
+	})
 }
 
 // percentile returns the p-quantile (0 < p ≤ 1) of sorted by nearest rank.

@@ -18,8 +18,10 @@ import (
 // bytes".
 const recordSize = 200
 
-// folds is the number of fold-NNN directories the keys are spread over.
-const folds = 1000
+// perFold is the number of leases in one fold-NNN directory: a hundred
+// consecutive leases, so that every fold, and so the console's first
+// screen sorted by key, holds the whole mix.
+const perFold = 100
 
 // keyPrefix is where every lease lives, in every store.
 const keyPrefix = "exports/"
@@ -53,7 +55,7 @@ func classOf(i int) class {
 
 // key returns the key of lease i.
 func key(i int) string {
-	return fmt.Sprintf("%sbulk/fold-%03d/export-%06d", keyPrefix, i%folds, i)
+	return fmt.Sprintf("%sbulk/fold-%03d/export-%06d", keyPrefix, i/perFold, i)
 }
 
 // value returns what lease i holds in generation gen (0 when seeded; the
@@ -74,7 +76,7 @@ func value(i, gen int, now int64) []byte {
 		return record(holder(i, gen), exp-300, exp)
 	}
 	exp := now + 7200 + int64(i*7919%3600)
-	return record(holder(i, gen), now-int64(i%300), exp)
+	return record(holder(i, gen), now-60-int64(i%300), exp)
 }
 
 // holder returns the holder id of lease i in generation gen, without the
@@ -83,12 +85,12 @@ func holder(i, gen int) string {
 	return fmt.Sprintf("export-worker-%02d.eu-west-1.prod.example.internal/g%d", i%97, gen)
 }
 
-// record returns a complete record (a completed round, with cursor) of
-// recordSize bytes, its holder padded with '-'.
+// record returns a complete record (a round completed 30 s after it was
+// acquired, with a cursor) of recordSize bytes, its holder padded with '-'.
 func record(h string, acquired, expires int64) []byte {
 	build := func(h string) []byte {
 		return fmt.Appendf(nil, `{"holder_id":%q,"acquired_at_unix":%d,"expires_at_unix":%d,"completed_cursor_hex":"%016x","completed_at_unix":%d}`,
-			h, acquired, expires, uint64(acquired)*7, acquired+42)
+			h, acquired, expires, uint64(acquired)*7, acquired+30)
 	}
 	b := build(h)
 	if pad := recordSize - len(b); pad > 0 {
@@ -100,7 +102,7 @@ func record(h string, acquired, expires int64) []byte {
 // corruptValue returns one of the ways a value is corrupt, by i: the
 // strict parser's refusals that fleets actually meet.
 func corruptValue(i, gen int, now int64) []byte {
-	r := record(holder(i, gen), now, now+300)
+	r := record(holder(i, gen), now-60, now+300)
 	switch (i / 20) % 5 {
 	case 0: // a torn write
 		return r[:len(r)/2]

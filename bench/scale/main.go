@@ -36,8 +36,7 @@ type bench struct {
 	maxLoad     float64
 	loadWait    time.Duration
 
-	out     io.Writer
-	screens []string
+	out io.Writer
 
 	ls       map[int]map[string]map[string]stats // size → store → command → stats
 	commands map[string][]string                 // store → command labels, in order
@@ -55,6 +54,7 @@ func main() {
 		console   = flag.Bool("console", true, "measure the console (tmux)")
 		steady    = flag.Bool("steady", true, "measure the console's steady state at -n")
 		profile   = flag.Bool("profile", true, "profile ls -o json and the console's sync at -n (needs -leasectlprof)")
+		hold      = flag.Bool("hold", false, "seed -n leases, print the stores' configs and addresses, and keep the servers up until interrupted (for experiments by hand); measures nothing")
 		etcdctl   = flag.String("etcdctl", "etcdctl", "etcdctl binary")
 		consulBin = flag.String("consul", os.Getenv("LEASECTL_CONSUL"), "consul binary (default: scripts/ensure-consul.sh's, via $LEASECTL_CONSUL)")
 		curl      = flag.String("curl", "curl", "curl binary for the raw HTTP listing; when missing, -httpget is used")
@@ -138,6 +138,10 @@ func main() {
 	}
 	b.printf("servers: etcd %s, NATS %s, Consul %s (agent up in %v)\n\n", srv.etcd.Endpoints()[0], srv.nats.URL(), srv.caddr, srv.consul.Startup().Round(time.Millisecond))
 
+	if *hold {
+		b.hold(ctx, sts, *n)
+		return
+	}
 	if err := b.measure(ctx, sts, list, *console, *steady, *profile); err != nil {
 		b.printf("\nFAILED: %v\n", err)
 		srv.close()
@@ -199,12 +203,30 @@ func (b *bench) measure(ctx context.Context, sts []*store, sizes []int, console,
 	b.summary(sts, sizes)
 	if profile {
 		b.printf("\n== profiles at %d leases per store (load average %s)\n", largest, loadAvg())
-		if err := b.profiles(ctx, sts, largest, console); err != nil {
+		if err := b.profiles(ctx, sts, largest, console, steady); err != nil {
 			return err
 		}
 	}
 	b.printf("\nfinished %s, load average %s\n", time.Now().UTC().Format(time.RFC3339), loadAvg())
 	return nil
+}
+
+// hold seeds n leases in every store, prints how to reach them, and waits
+// for an interrupt.
+func (b *bench) hold(ctx context.Context, sts []*store, n int) {
+	now := time.Now().Unix()
+	for _, st := range sts {
+		start := time.Now()
+		if err := st.seed(ctx, 0, n, now); err != nil {
+			fail(fmt.Errorf("seed %s: %w", st.name, err))
+		}
+		b.printf("seeded %s: %d leases in %v; config %s\n", st.name, n, time.Since(start).Round(time.Millisecond), b.config(st.name, st))
+		for _, nat := range st.natives {
+			b.printf("  %s: %s\n", nat.label, strings.Join(nat.argv, " "))
+		}
+	}
+	b.printf("all stores: config %s\nholding the servers until interrupted (Ctrl-C)\n", b.config("all", sts...))
+	<-ctx.Done()
 }
 
 // lsPhase runs every listing command of every store b.runs times,
@@ -263,6 +285,17 @@ func (b *bench) config(name string, sts ...*store) string {
 		fail(err)
 	}
 	return path
+}
+
+// screen keeps a screen of the console, with what it shows, in screens.txt
+// of the run's directory.
+func (b *bench) screen(what, scr string) {
+	f, err := os.OpenFile(filepath.Join(b.dir, "screens.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "== %s\n%s\n", what, scr)
 }
 
 // waitLoad waits up to limit for the one-minute load average to fall to

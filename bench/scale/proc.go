@@ -25,6 +25,7 @@ type sample struct {
 	wall      time.Duration
 	user, sys time.Duration
 	maxRSS    int64 // bytes
+	faults    int64 // minor page faults
 	out       int64 // bytes written to standard output
 	counted   int   // occurrences of the command's count pattern
 }
@@ -79,9 +80,9 @@ func (b *bench) run(ctx context.Context, argv, env []string, count string) (samp
 	if err != nil {
 		return sample{}, err
 	}
-	var wall, user, sys, rss int64
+	var wall, user, sys, rss, faults int64
 	var code int
-	if _, err := fmt.Sscan(string(ru), &wall, &user, &sys, &rss, &code); err != nil {
+	if _, err := fmt.Sscan(string(ru), &wall, &user, &sys, &rss, &faults, &code); err != nil {
 		return sample{}, fmt.Errorf("rusage of %s: %q: %w", argv[0], ru, err)
 	}
 	return sample{
@@ -89,6 +90,7 @@ func (b *bench) run(ctx context.Context, argv, env []string, count string) (samp
 		user:    time.Duration(user),
 		sys:     time.Duration(sys),
 		maxRSS:  rss,
+		faults:  faults,
 		out:     counter.n,
 		counted: counter.found,
 	}, nil
@@ -140,6 +142,7 @@ type stats struct {
 	wall, user, sys  time.Duration
 	minWall, maxWall time.Duration
 	maxRSS           int64
+	faults           int64
 	out              int64
 }
 
@@ -161,6 +164,7 @@ func summarize(ss []sample) stats {
 		user:   time.Duration(med(func(s sample) int64 { return int64(s.user) })),
 		sys:    time.Duration(med(func(s sample) int64 { return int64(s.sys) })),
 		maxRSS: med(func(s sample) int64 { return s.maxRSS }),
+		faults: med(func(s sample) int64 { return s.faults }),
 		out:    med(func(s sample) int64 { return s.out }),
 	}
 	st.minWall, st.maxWall = ss[0].wall, ss[0].wall

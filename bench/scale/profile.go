@@ -10,16 +10,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// profiles records, at size leases per store, where `ls -o json` and (with
-// console) the console's sync spend their time and memory: CPU and
-// allocation profiles through leasectlprof, summarised with go tool pprof
-// into text files next to the profiles, and a GC trace of the real binary.
-func (b *bench) profiles(ctx context.Context, sts []*store, size int, console bool) error {
+// profiles records, at size leases per store, where `ls -o json` and `-o
+// table` and (with console) the console's sync and (with steady) its steady
+// state spend their time and memory: CPU and allocation profiles through
+// leasectlprof, the console's in-use heap when live, summarised with go tool
+// pprof into text files next to the profiles, and a GC trace of the real
+// binary.
+func (b *bench) profiles(ctx context.Context, sts []*store, size int, console, steady bool) error {
 	dir := filepath.Join(b.dir, "profiles")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -36,6 +40,15 @@ func (b *bench) profiles(ctx context.Context, sts []*store, size int, console bo
 		if err := b.pprofTops(base); err != nil {
 			return err
 		}
+		tbase := filepath.Join(dir, "ls-table-"+st.name)
+		env = append(append([]string(nil), b.env...), "LEASECTL_CPUPROFILE="+tbase+".cpu.pprof", "LEASECTL_MEMPROFILE="+tbase+".allocs.pprof")
+		if s, err = b.run(ctx, []string{b.prof, "--config", conf, "ls", "-o", "table"}, env, ""); err != nil {
+			return fmt.Errorf("profile ls -o table %s: %w", st.name, err)
+		}
+		b.printf("ls -o table %s under the profiler: %s (user %s, sys %s), %s peak\n", st.name, secs(s.wall), secs(s.user), secs(s.sys), mib(s.maxRSS))
+		if err := b.pprofTops(tbase); err != nil {
+			return err
+		}
 		gc, err := b.gctrace(ctx, conf, base+".gctrace.txt")
 		if err != nil {
 			return fmt.Errorf("gctrace ls %s: %w", st.name, err)
@@ -48,7 +61,7 @@ func (b *bench) profiles(ctx context.Context, sts []*store, size int, console bo
 	for _, st := range sts {
 		base := filepath.Join(dir, "console-"+st.name)
 		start := time.Now()
-		t, err := startTerm(b.tmux, append(append([]string(nil), b.termEnv...), "LEASECTL_CPUPROFILE="+base+".cpu.pprof", "LEASECTL_MEMPROFILE="+base+".allocs.pprof"),
+		t, err := startTerm(b.tmux, append(append([]string(nil), b.termEnv...), "LEASECTL_CPUPROFILE="+base+".cpu.pprof", "LEASECTL_MEMPROFILE="+base+".allocs.pprof", "LEASECTL_HEAPPROFILE="+base+".live-heap.pprof"),
 			b.prof, "--config", b.config(st.name+"-console", st))
 		if err != nil {
 			return err
@@ -70,14 +83,53 @@ func (b *bench) profiles(ctx context.Context, sts []*store, size int, console bo
 			time.Sleep(pollEvery)
 		}
 		liveAt := time.Since(start)
+		heap, err := t.heapProfile(base + ".live-heap.pprof")
+		if err != nil {
+			t.close()
+			return fmt.Errorf("profiled console %s: %w", st.name, err)
+		}
+		// The sync's profile ends here; the steady state's is the next.
+		if err := syscall.Kill(t.pid, syscall.SIGUSR2); err != nil {
+			t.close()
+			return err
+		}
+		var rate float64
+		if steady {
+			stopWrites := b.startWrites(ctx, st, size, nil)
+			time.Sleep(b.warmup)
+			syscall.Kill(t.pid, syscall.SIGUSR2)
+			time.Sleep(b.window)
+			syscall.Kill(t.pid, syscall.SIGUSR2)
+			if rate, err = stopWrites(); err != nil {
+				t.close()
+				return fmt.Errorf("profiled console %s: steady writes: %w", st.name, err)
+			}
+		}
 		err = t.quit(quitTimeout)
 		t.close()
 		if err != nil {
 			return err
 		}
-		b.printf("console %s under the profiler: live after %s (profile until quit)\n", st.name, secs(liveAt))
+		b.printf("console %s under the profiler: live after %s (the CPU profile of the sync ends there); in-use heap when live, after a GC: %s\n", st.name, secs(liveAt), heap)
 		if err := b.pprofTops(base); err != nil {
 			return err
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-sample_index=inuse_space", "-top", "-nodecount=30", b.prof, base+".live-heap.pprof").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go tool pprof %s: %w\n%s", base+".live-heap.pprof", err, out)
+		}
+		if err := os.WriteFile(base+".live-heap.top.txt", out, 0o644); err != nil {
+			return err
+		}
+		if steady {
+			sbase := filepath.Join(dir, "console-steady-"+st.name)
+			if err := os.Rename(base+".cpu.pprof.2", sbase+".cpu.pprof"); err != nil {
+				return err
+			}
+			b.printf("console %s steady state under the profiler: %.1f writes/s, CPU profile over %v\n", st.name, rate, b.window)
+			if err := b.pprofTops(sbase, "cpu"); err != nil {
+				return err
+			}
 		}
 	}
 	b.printf("profiles and their summaries (*.top.txt): %s\n", dir)
@@ -85,8 +137,9 @@ func (b *bench) profiles(ctx context.Context, sts []*store, size int, console bo
 }
 
 // pprofTops writes go tool pprof's summaries of base's CPU and allocation
-// profiles: flat and cumulative CPU, allocated space and objects.
-func (b *bench) pprofTops(base string) error {
+// profiles (of those named in only, when given): flat and cumulative CPU,
+// allocated space and objects.
+func (b *bench) pprofTops(base string, only ...string) error {
 	for _, q := range []struct {
 		suffix, profile string
 		args            []string
@@ -97,6 +150,9 @@ func (b *bench) pprofTops(base string) error {
 		{"alloc_space.cum.txt", "allocs.pprof", []string{"-sample_index=alloc_space", "-top", "-cum", "-nodecount=40"}},
 		{"alloc_objects.top.txt", "allocs.pprof", []string{"-sample_index=alloc_objects", "-top", "-nodecount=30"}},
 	} {
+		if len(only) > 0 && !slices.Contains(only, strings.TrimSuffix(q.profile, ".pprof")) {
+			continue
+		}
 		out, err := exec.Command("go", append(append([]string{"tool", "pprof"}, q.args...), b.prof, base+"."+q.profile)...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("go tool pprof %s: %w\n%s", base+"."+q.profile, err, out)
@@ -150,4 +206,32 @@ func (b *bench) gctrace(ctx context.Context, conf, path string) (string, error) 
 		peak, goal = max(peak, before), max(goal, g)
 	}
 	return fmt.Sprintf("%d GCs, %.0f ms of GC CPU in all, heap at most %d MB before a GC (goal at most %d MB); trace in %s", n, cpu, peak, goal, strings.TrimPrefix(path, b.dir+"/")), sc.Err()
+}
+
+// heapTotal finds the total in go tool pprof's summary of a profile.
+var heapTotal = regexp.MustCompile(`of ([\d.]+[kMG]?B) total`)
+
+// heapProfile has the console in t (leasectlprof) write its in-use heap to
+// path (SIGUSR1) and returns its total, as go tool pprof states it.
+func (t *term) heapProfile(path string) (string, error) {
+	os.Remove(path)
+	if err := syscall.Kill(t.pid, syscall.SIGUSR1); err != nil {
+		return "", err
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("no heap profile in %s 30s after SIGUSR1", path)
+		}
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-sample_index=inuse_space", "-top", "-nodecount=1", path).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof %s: %w\n%s", path, err, out)
+	}
+	if m := heapTotal.FindSubmatch(out); m != nil {
+		return string(m[1]), nil
+	}
+	return "?", nil
 }

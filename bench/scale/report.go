@@ -45,11 +45,11 @@ func curlVersion(t tools) string {
 // printLs prints the listing commands at one size.
 func (b *bench) printLs(sts []*store, size int) {
 	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "store\tcommand\twall (median)\tmin–max\tuser\tsys\tpeak RSS\toutput")
+	fmt.Fprintln(tw, "store\tcommand\twall (median)\tmin–max\tuser\tsys\tpeak RSS\tpage faults\toutput")
 	for _, st := range sts {
 		for _, label := range b.commands[st.name] {
 			s := b.ls[size][st.name][label]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s–%s\t%s\t%s\t%s\t%s\n", st.name, label, secs(s.wall), secs(s.minWall), secs(s.maxWall), secs(s.user), secs(s.sys), mib(s.maxRSS), mib(s.out))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s–%s\t%s\t%s\t%s\t%d\t%s\n", st.name, label, secs(s.wall), secs(s.minWall), secs(s.maxWall), secs(s.user), secs(s.sys), mib(s.maxRSS), s.faults, mib(s.out))
 		}
 	}
 	tw.Flush()
@@ -63,6 +63,15 @@ func (b *bench) printConsole(r consoleResult) {
 	}
 	b.printf("console %s, %d leases: first rows %s, live %s (CPU %s), VmHWM %s at live, %s at quit\n",
 		r.stores, r.leases, first, secs(r.live), secs(r.cpuLive), mib(r.hwmLive), mib(r.hwmQuit))
+	var marks []string
+	for i, f := range progressMarks {
+		at := "—"
+		if r.progress[i] > 0 {
+			at = secs(r.progress[i])
+		}
+		marks = append(marks, fmt.Sprintf("%.0f%% %s", 100*f, at))
+	}
+	b.printf("  keys shown by: %s, 100%% %s\n", strings.Join(marks, ", "), secs(r.live))
 	if s := r.steady; s != nil {
 		b.printf("  steady: %.1f writes/s; CPU %.1f%% of a core idle, %.1f%% under writes (%v); write→screen %d probes: p50 %s, p99 %s, max %s, lost %d\n",
 			s.rate, s.idleCPU, s.cpu, s.window, len(s.latencies), ms(percentile(s.latencies, 0.5)), ms(percentile(s.latencies, 0.99)), ms(percentile(s.latencies, 1)), s.lost)

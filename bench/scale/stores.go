@@ -149,6 +149,15 @@ func (s *servers) stores(t tools, env []string) []*store {
 		raw = native{label: "raw HTTP GET /v1/kv/" + keyPrefix + "?recurse (Go net/http)", argv: []string{t.httpget, "http://" + s.caddr + "/v1/kv/" + keyPrefix + "?recurse"}, count: `"Key":`}
 	}
 	raw.env = env
+	consulNatives := []native{
+		{label: "consul kv export " + keyPrefix, argv: []string{t.consul, "kv", "export", keyPrefix}, env: cenv, count: `"key":`},
+		raw,
+	}
+	if t.curl != "" {
+		// The same listing with gzip, as Go's HTTP client (Consul's api
+		// package, and so leasectl and consul kv export) asks for it.
+		consulNatives = append(consulNatives, native{label: "raw HTTP GET /v1/kv/" + keyPrefix + "?recurse, gzip (curl --compressed)", argv: []string{t.curl, "-sS", "--fail", "--compressed", "http://" + s.caddr + "/v1/kv/" + keyPrefix + "?recurse"}, env: env, count: `"Key":`})
+	}
 	return []*store{
 		{
 			name: "etcd",
@@ -168,10 +177,7 @@ func (s *servers) stores(t tools, env []string) []*store {
 				_, err := s.ckv.Put(&api.KVPair{Key: k, Value: v}, nil)
 				return err
 			},
-			natives: []native{
-				{label: "consul kv export " + keyPrefix, argv: []string{t.consul, "kv", "export", keyPrefix}, env: cenv, count: `"key":`},
-				raw,
-			},
+			natives: consulNatives,
 		},
 		{
 			name: "nats",

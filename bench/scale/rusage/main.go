@@ -5,7 +5,9 @@
 //
 //	rusage -o FILE -- COMMAND [ARG]...
 //
-// FILE receives one line, "wall_ns user_ns sys_ns maxrss_bytes exit_code";
+// FILE receives one line, "wall_ns user_ns sys_ns maxrss_bytes minflt
+// exit_code" (minflt: minor page faults, the kernel's work of handing the
+// process fresh memory);
 // the command inherits the standard streams, and rusage exits with its
 // status.
 //
@@ -59,7 +61,7 @@ func measure(out string, argv []string) (int, error) {
 		return 0, errors.New("no rusage on this system")
 	}
 	code := cmd.ProcessState.ExitCode()
-	line := fmt.Sprintf("%d %d %d %d %d\n", wall.Nanoseconds(), ru.Utime.Nano(), ru.Stime.Nano(), ru.Maxrss*1024, code)
+	line := fmt.Sprintf("%d %d %d %d %d %d\n", wall.Nanoseconds(), ru.Utime.Nano(), ru.Stime.Nano(), ru.Maxrss*1024, ru.Minflt, code)
 	if err := os.WriteFile(out, []byte(line), 0o644); err != nil {
 		return 0, err
 	}

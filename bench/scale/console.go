@@ -49,6 +49,8 @@ type consoleResult struct {
 	// not seen before live): the shape of the sync, linear or not.
 	progress [len(progressMarks)]time.Duration
 	steady   *steadyResult
+	// other is the CPU other processes used during the run, in % of a core.
+	other float64
 }
 
 // progressMarks are the fractions of the keys whose arrival is timed.
@@ -71,14 +73,19 @@ type steadyResult struct {
 // console runs the console on conf, whose stores together hold leases
 // keys each as names says, until every store is live; then, with steady
 // set, it measures st's steady state; then it quits.
-func (b *bench) console(ctx context.Context, conf string, names []string, leases int, steady *store) (consoleResult, error) {
-	res := consoleResult{stores: strings.Join(names, "+"), leases: leases * len(names)}
+func (b *bench) console(ctx context.Context, conf string, names []string, leases int, steady *store) (res consoleResult, err error) {
+	res = consoleResult{stores: strings.Join(names, "+"), leases: leases * len(names)}
+	b.waitQuiet(ctx, quietWait)
+	c0 := otherCPU()
 	start := time.Now()
 	t, err := startTerm(b.tmux, b.termEnv, b.bin, "--config", conf)
 	if err != nil {
 		return res, err
 	}
 	defer t.close()
+	// Before the tmux server goes: init reaps it, and the console's CPU
+	// with it, which would then count as another process's.
+	defer func() { res.other = 100 * float64(otherCPU()-c0) / float64(time.Since(start)) }()
 
 	liveLine := func(name string) *regexp.Regexp {
 		return regexp.MustCompile(fmt.Sprintf(`\b%s\b.* live · %d keys`, regexp.QuoteMeta(name), leases))

@@ -35,10 +35,12 @@ type bench struct {
 	source      string // what leasectl was built from
 	maxLoad     float64
 	loadWait    time.Duration
+	maxOther    float64
 
 	out io.Writer
 
 	ls       map[int]map[string]map[string]stats // size → store → command → stats
+	otherLs  map[int]float64                     // size → other processes' CPU, % of a core
 	commands map[string][]string                 // store → command labels, in order
 	consoles []consoleResult
 }
@@ -74,6 +76,7 @@ func main() {
 	flag.DurationVar(&b.liveTimeout, "live-timeout", 10*time.Minute, "bound on the console's time to live")
 	flag.Float64Var(&b.maxLoad, "max-load", 2, "wait before measuring while the 1-minute load average is above this (0: never wait)")
 	flag.DurationVar(&b.loadWait, "load-wait", 10*time.Minute, "longest wait for the load to fall, at the start")
+	flag.Float64Var(&b.maxOther, "max-other", 30, "before each phase, wait (at most 3m) while other processes use more than this % of one core (0: never wait)")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -121,6 +124,7 @@ func main() {
 
 	b.header(t, list)
 	b.waitLoad(ctx, b.loadWait)
+	b.waitQuiet(ctx, b.loadWait)
 
 	srv, err := startServers(ctx)
 	if err != nil {
@@ -152,6 +156,7 @@ func main() {
 // measure seeds each size in turn and measures it.
 func (b *bench) measure(ctx context.Context, sts []*store, sizes []int, console, steady, profile bool) error {
 	b.ls = map[int]map[string]map[string]stats{}
+	b.otherLs = map[int]float64{}
 	b.commands = map[string][]string{}
 	seeded := 0
 	now := time.Now().Unix()
@@ -165,12 +170,15 @@ func (b *bench) measure(ctx context.Context, sts []*store, sizes []int, console,
 			b.printf("seeded %s: leases %d–%d in %v\n", st.name, seeded, size-1, time.Since(start).Round(time.Millisecond))
 		}
 		seeded = size
-		b.waitLoad(ctx, 2*time.Minute)
+		b.waitQuiet(ctx, quietWait)
 		b.printf("\n== ls at %d leases per store (load average %s)\n", size, loadAvg())
+		c0, t0 := otherCPU(), time.Now()
 		if err := b.lsPhase(ctx, sts, size); err != nil {
 			return err
 		}
+		b.otherLs[size] = 100 * float64(otherCPU()-c0) / float64(time.Since(t0))
 		b.printLs(sts, size)
+		b.printf("(other processes used %.0f%% of one core during these runs)\n", b.otherLs[size])
 		if !console {
 			continue
 		}
@@ -296,6 +304,29 @@ func (b *bench) screen(what, scr string) {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "== %s\n%s\n", what, scr)
+}
+
+// quietWait bounds the wait for other processes to calm down before a
+// phase: a shared machine may never be quiet.
+const quietWait = 3 * time.Minute
+
+// waitQuiet waits up to limit while other processes use more than
+// b.maxOther percent of one core, noting the wait in the report.
+func (b *bench) waitQuiet(ctx context.Context, limit time.Duration) {
+	if b.maxOther <= 0 {
+		return
+	}
+	const sample = 5 * time.Second
+	share := otherShare(sample)
+	if share <= b.maxOther {
+		return
+	}
+	start := time.Now()
+	b.printf("other processes use %.0f%% of one core (more than %.0f%%): waiting (at most %v)…\n", share, b.maxOther, limit)
+	for share > b.maxOther && time.Since(start) < limit && ctx.Err() == nil {
+		share = otherShare(sample)
+	}
+	b.printf("waited %v; other processes now use %.0f%% of one core\n", time.Since(start).Round(time.Second), share)
 }
 
 // waitLoad waits up to limit for the one-minute load average to fall to

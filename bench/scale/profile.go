@@ -166,7 +166,9 @@ func (b *bench) pprofTops(base string, only ...string) error {
 
 // gcLine is one line of GODEBUG=gctrace=1:
 // gc 7 @0.512s 9%: 0.1+12+0.02 ms clock, 0.2+3/20/0+0.04 ms cpu, 40->42->21 MB, 44 MB goal, …
-var gcLine = regexp.MustCompile(`^gc \d+ @[\d.]+s \d+%: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock, ([\d.]+)\+([\d.]+)/([\d.]+)/([\d.]+)\+([\d.]+) ms cpu, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
+// (cpu: pause + assist/background/idle mark workers + pause; 9% is the share
+// of the program's CPU spent in GC so far).
+var gcLine = regexp.MustCompile(`^gc \d+ @([\d.]+)s (\d+)%: [\d.]+\+[\d.]+\+[\d.]+ ms clock, ([\d.]+)\+([\d.]+)/([\d.]+)/([\d.]+)\+([\d.]+) ms cpu, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
 
 // gctrace runs the real binary's ls -o json with GODEBUG=gctrace=1, keeps
 // the trace in path and summarises it.
@@ -185,8 +187,8 @@ func (b *bench) gctrace(ctx context.Context, conf, path string) (string, error) 
 	if _, err := f.Seek(0, 0); err != nil {
 		return "", err
 	}
-	var n int
-	var cpu float64
+	var n, share int
+	var cpu, idle float64
 	var peak, goal int
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -195,17 +197,19 @@ func (b *bench) gctrace(ctx context.Context, conf, path string) (string, error) 
 			continue
 		}
 		n++
-		// Assist, background and dedicated mark workers and the two
-		// pauses; idle workers used only CPU nobody else wanted.
-		for _, i := range []int{4, 5, 6, 8} {
+		share, _ = strconv.Atoi(m[2])
+		for _, i := range []int{3, 4, 5, 7} {
 			v, _ := strconv.ParseFloat(m[i], 64)
 			cpu += v
 		}
-		before, _ := strconv.Atoi(m[9])
-		g, _ := strconv.Atoi(m[12])
+		v, _ := strconv.ParseFloat(m[6], 64)
+		idle += v
+		before, _ := strconv.Atoi(m[8])
+		g, _ := strconv.Atoi(m[11])
 		peak, goal = max(peak, before), max(goal, g)
 	}
-	return fmt.Sprintf("%d GCs, %.0f ms of GC CPU in all, heap at most %d MB before a GC (goal at most %d MB); trace in %s", n, cpu, peak, goal, strings.TrimPrefix(path, b.dir+"/")), sc.Err()
+	return fmt.Sprintf("%d GCs, %d%% of the CPU at the last one; %.0f ms in pauses, assists and background marking, %.0f ms in idle mark workers; heap at most %d MB before a GC (goal at most %d MB); trace in %s",
+		n, share, cpu, idle, peak, goal, strings.TrimPrefix(path, b.dir+"/")), sc.Err()
 }
 
 // heapTotal finds the total in go tool pprof's summary of a profile.

@@ -71,7 +71,7 @@ func (b *bench) printConsole(r consoleResult) {
 		}
 		marks = append(marks, fmt.Sprintf("%.0f%% %s", 100*f, at))
 	}
-	b.printf("  keys shown by: %s, 100%% %s\n", strings.Join(marks, ", "), secs(r.live))
+	b.printf("  keys shown by: %s, 100%% %s; other processes used %.0f%% of one core meanwhile\n", strings.Join(marks, ", "), secs(r.live), r.other)
 	if s := r.steady; s != nil {
 		b.printf("  steady: %.1f writes/s; CPU %.1f%% of a core idle, %.1f%% under writes (%v); write→screen %d probes: p50 %s, p99 %s, max %s, lost %d\n",
 			s.rate, s.idleCPU, s.cpu, s.window, len(s.latencies), ms(percentile(s.latencies, 0.5)), ms(percentile(s.latencies, 0.99)), ms(percentile(s.latencies, 1)), s.lost)

@@ -100,6 +100,10 @@ func startProfiles() (func() error, error) {
 			if err != nil {
 				return err
 			}
+			// The profile is as of the last completed GC: without one
+			// now, what was allocated since (a listing's output
+			// buffers, say) would be missing.
+			runtime.GC()
 			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 				f.Close()
 				return err

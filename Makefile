@@ -61,7 +61,7 @@ clean:
 # The fleet-scale benchmark of issue 9 (bench/scale, FINDINGS.md there): N
 # leases per store in real etcd, Consul and NATS; leasectl ls against each
 # store's own tool, the console in tmux, its steady state, and profiles.
-# About 15-25 minutes at N=100000; installs etcdctl and tmux when missing.
+# About 10 minutes at N=100000; installs etcdctl and tmux when missing.
 #   make bench-scale N=100000 SIZES=1000,10000,100000 BENCH_SCALE_ARGS="-runs 5"
 N ?= 100000
 SIZES ?= 1000,10000,100000

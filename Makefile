@@ -57,3 +57,14 @@ bench: test-deps
 
 clean:
 	rm -rf bin build
+
+# The fleet-scale benchmark of issue 9 (bench/scale, FINDINGS.md there): N
+# leases per store in real etcd, Consul and NATS; leasectl ls against each
+# store's own tool, the console in tmux, its steady state, and profiles.
+# About 10 minutes at N=100000; installs etcdctl and tmux when missing.
+#   make bench-scale N=100000 SIZES=1000,10000,100000 BENCH_SCALE_ARGS="-runs 5"
+N ?= 100000
+SIZES ?= 1000,10000,100000
+.PHONY: bench-scale
+bench-scale:
+	scripts/bench-scale.sh -n $(N) -sizes $(SIZES) $(BENCH_SCALE_ARGS)

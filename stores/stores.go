@@ -170,6 +170,41 @@ type Historian interface {
 	History(ctx context.Context, key string) ([]Entry, error)
 }
 
+// Scanner is the optional capability to stream a listing instead of
+// returning it whole: a driver whose backend hands the listing over in parts
+// (etcd's pages, a Consul answer decoded pair by pair) passes each entry on
+// as it comes, so that a caller that writes each entry out (leasectl ls) or
+// adds it to its own index (the console) never holds the listing twice.
+type Scanner interface {
+	// Scan calls fn with every live key under prefix (all keys for ""),
+	// sorted by key, exactly as List would return them, at a bounded number
+	// of round trips. fn may keep the Entry. An error from fn stops the
+	// scan and is returned as it is; a failure of the store is returned
+	// wrapped, possibly after fn has seen part of the listing.
+	Scan(ctx context.Context, prefix string, fn func(Entry) error) error
+}
+
+// AsScanner returns s, or the store it wraps, as a Scanner.
+func AsScanner(s Store) (Scanner, bool) { return as[Scanner](s) }
+
+// Scan calls fn with every live key under prefix in key order: through s's
+// Scanner when it has one, else from one List.
+func Scan(ctx context.Context, s Store, prefix string, fn func(Entry) error) error {
+	if sc, ok := AsScanner(s); ok {
+		return sc.Scan(ctx, prefix, fn)
+	}
+	list, err := s.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Deleter is the optional capability to delete a key outright, as an etcd
 // delete or a NATS KV delete marker does. Leases are never deleted (they are
 // released with a tombstone); tests and demos use it to make a key absent.
@@ -199,8 +234,8 @@ type ReadOnlyReporter interface {
 // way errors wrap errors: Unwrap returns the wrapped store, so that the
 // optional capabilities the wrapper does not implement itself are still
 // found through it. A wrapper must never hide a capability: callers look
-// them up with AsWatcher, AsHistorian, AsDeleter, CheckKey and IsReadOnly,
-// never with a bare type assertion.
+// them up with AsWatcher, AsHistorian, AsScanner, AsDeleter, CheckKey and
+// IsReadOnly, never with a bare type assertion.
 type Wrapper interface {
 	// Unwrap returns the store this one wraps.
 	Unwrap() Store

@@ -139,6 +139,21 @@ func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error)
 	return s.listLocked(prefix), nil
 }
 
+// Scan calls fn with every key under prefix, sorted by key (stores.Scanner):
+// a copy of the listing taken at once, so fn may call the store.
+func (s *Store) Scan(ctx context.Context, prefix string, fn func(stores.Entry) error) error {
+	list, err := s.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, e := range list {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Watch streams the entries under prefix: a snapshot of every key as
 // stores.EventPut sorted by key, then stores.EventSynced, then every later
 // change in revision order. The channel is closed when ctx ends or the store

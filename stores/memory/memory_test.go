@@ -24,7 +24,7 @@ func newStore(t *testing.T) *memory.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true},
+	storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true, Scan: true},
 		func(t *testing.T) stores.Store { return newStore(t) })
 }
 

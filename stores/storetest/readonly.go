@@ -29,6 +29,9 @@ func testReadOnlyCapabilities(t *testing.T, caps Capabilities, s stores.Store) {
 	if got.History != caps.History {
 		t.Errorf("stores.AsHistorian(stores.ReadOnly(%T)) found = %t, want %t as declared", s, got.History, caps.History)
 	}
+	if got.Scan != caps.Scan {
+		t.Errorf("stores.AsScanner(stores.ReadOnly(%T)) found = %t, want %t as declared", s, got.Scan, caps.Scan)
+	}
 	if !got.Delete {
 		t.Errorf("stores.AsDeleter(stores.ReadOnly(%T)) found nothing, want the wrapper's refusing Delete", s)
 	}

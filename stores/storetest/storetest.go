@@ -13,9 +13,9 @@
 // binary values, goroutines racing one key, a random concurrent history
 // checked for linearizability with porcupine, and that stores.CheckKey agrees
 // with what the store accepts. It checks the declared optional capabilities
-// (stores.Watcher, stores.Historian, stores.Deleter) and that the store
-// behind stores.ReadOnly reads the same, keeps every capability and refuses
-// every write. Keys are valid on every backend (NATS KV's [-/_=.a-zA-Z0-9]+
+// (stores.Watcher, stores.Historian, stores.Deleter, stores.Scanner) and
+// that the store behind stores.ReadOnly reads the same, keeps every
+// capability and refuses every write. Keys are valid on every backend (NATS KV's [-/_=.a-zA-Z0-9]+
 // and Consul's no-leading-slash rule) and start with "st/", except "other/"
 // keys used to test List("") and the odd keys of the key checks, which some
 // backends refuse.
@@ -36,10 +36,10 @@ import (
 
 // Capabilities declares which optional capabilities of package stores a
 // driver implements. The declaration must be exact: Run fails when a
-// declared capability cannot be found with stores.AsWatcher, AsHistorian or
-// AsDeleter (a wrapper that hides it would otherwise pass unnoticed), and
-// when a capability that is present is not declared (it would go
-// unchecked). The checks of an undeclared capability are not run; Run logs
+// declared capability cannot be found with stores.AsWatcher, AsHistorian,
+// AsDeleter or AsScanner (a wrapper that hides it would otherwise pass
+// unnoticed), and when a capability that is present is not declared (it
+// would go unchecked). The checks of an undeclared capability are not run; Run logs
 // their names.
 type Capabilities struct {
 	// Watch declares stores.Watcher.
@@ -48,6 +48,8 @@ type Capabilities struct {
 	History bool
 	// Delete declares stores.Deleter.
 	Delete bool
+	// Scan declares stores.Scanner.
+	Scan bool
 }
 
 // String lists the declared capabilities, e.g. "{Watch Delete}".
@@ -61,7 +63,7 @@ func (c Capabilities) names() []string {
 	for _, f := range []struct {
 		name string
 		set  bool
-	}{{"Watch", c.Watch}, {"History", c.History}, {"Delete", c.Delete}} {
+	}{{"Watch", c.Watch}, {"History", c.History}, {"Delete", c.Delete}, {"Scan", c.Scan}} {
 		if f.set {
 			names = append(names, f.name)
 		}
@@ -71,7 +73,7 @@ func (c Capabilities) names() []string {
 
 // covers reports whether c declares every capability that need declares.
 func (c Capabilities) covers(need Capabilities) bool {
-	return (c.Watch || !need.Watch) && (c.History || !need.History) && (c.Delete || !need.Delete)
+	return (c.Watch || !need.Watch) && (c.History || !need.History) && (c.Delete || !need.Delete) && (c.Scan || !need.Scan)
 }
 
 // capabilitiesOf returns the capabilities that s, or a store it wraps,
@@ -80,7 +82,8 @@ func capabilitiesOf(s stores.Store) Capabilities {
 	_, watch := stores.AsWatcher(s)
 	_, history := stores.AsHistorian(s)
 	_, del := stores.AsDeleter(s)
-	return Capabilities{Watch: watch, History: history, Delete: del}
+	_, scan := stores.AsScanner(s)
+	return Capabilities{Watch: watch, History: history, Delete: del, Scan: scan}
 }
 
 // check is one named property of the suite, run on a fresh store when the
@@ -131,6 +134,7 @@ func checks(caps Capabilities) []check {
 		watch   = Capabilities{Watch: true}
 		history = Capabilities{History: true}
 		del     = Capabilities{Delete: true}
+		scan    = Capabilities{Scan: true}
 	)
 	return []check{
 		{"get/missing", Capabilities{}, testGetMissing},
@@ -162,6 +166,9 @@ func checks(caps Capabilities) []check {
 		{"history/missing", history, testHistoryMissing},
 		{"history/recreated", Capabilities{History: true, Delete: true}, testHistoryRecreated},
 		{"history/context-canceled", history, testHistoryCanceled},
+		{"scan/equals-list", scan, testScanEqualsList},
+		{"scan/stops-on-error", scan, testScanStops},
+		{"scan/context-canceled", scan, testScanCanceled},
 		{"watch/snapshot-then-changes", watch, testWatchSnapshotThenChanges},
 		{"watch/all-keys", watch, testWatchAllKeys},
 		{"watch/cancel", watch, testWatchCancel},
@@ -191,6 +198,7 @@ func testCapabilities(t *testing.T, caps Capabilities, s stores.Store) {
 		{"Watch", "Watcher", "AsWatcher", caps.Watch, got.Watch},
 		{"History", "Historian", "AsHistorian", caps.History, got.History},
 		{"Delete", "Deleter", "AsDeleter", caps.Delete, got.Delete},
+		{"Scan", "Scanner", "AsScanner", caps.Scan, got.Scan},
 	} {
 		switch {
 		case c.declared && !c.found:

@@ -29,7 +29,7 @@ func TestFaulty(t *testing.T) {
 	if _, ok := faults[fault]; !ok && fault != "" {
 		t.Fatalf("$%s = %q, want one of the faults TestSuiteCatches knows", faultEnv, fault)
 	}
-	caps := storetest.Capabilities{Watch: true, History: true, Delete: true}
+	caps := storetest.Capabilities{Watch: true, History: true, Delete: true, Scan: true}
 	if fault == "undeclared-history" {
 		caps.History = false
 	}

@@ -81,8 +81,11 @@ func TestCLIPromptAfterTimeout(t *testing.T) {
 // TestCLIConfirmDevZero gives the prompt an endless stream without a
 // newline (/dev/zero, a character device that is no terminal): leasectl
 // must refuse at once with a bounded read, not grow until the runtime dies.
-// The process runs under a 1 GiB address-space limit, so an unbounded read
-// ends in "out of memory" rather than in the machine's swap.
+// A watchdog reads the process's resident memory while it runs and kills it
+// past devZeroRSSLimit, so an unbounded read fails the test rather than
+// filling the machine. (An address-space limit, ulimit -v, was tried first:
+// how much address space the Go runtime reserves depends on the machine, so
+// a limit that suits one kills a healthy leasectl on another.)
 func TestCLIConfirmDevZero(t *testing.T) {
 	f := newFixture(t, newEtcd(t), "devzero", false)
 	key := f.scope.key("exports/orders")
@@ -94,11 +97,14 @@ func TestCLIConfirmDevZero(t *testing.T) {
 	}
 	defer zero.Close()
 	p := command(t, f.args("release", key, "--store", storeName, "--reason", "r")...)
-	p.cmd.Args = append([]string{"sh", "-c", `ulimit -v 1048576; exec "$0" "$@"`}, p.cmd.Args...)
-	p.cmd.Path = "/bin/sh"
 	p.cmd.Stdin = zero
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	peak := make(chan int64, 1)
+	go func() { peak <- watchRSS(p.cmd.Process, devZeroRSSLimit) }()
+	if top := <-peak; top > devZeroRSSLimit {
+		t.Fatalf("release < /dev/zero grew to %d MiB resident (limit %d MiB) and was killed: the read is unbounded", top>>20, devZeroRSSLimit>>20)
 	}
 	r := p.wait(t)
 	if r.code != 2 || !strings.Contains(r.stderr, "nothing was written") && !strings.Contains(r.stderr, "refusing without --yes") {
@@ -106,6 +112,40 @@ func TestCLIConfirmDevZero(t *testing.T) {
 	}
 	if _, got, _ := f.scope.get(t, key); got != rev {
 		t.Errorf("release < /dev/zero wrote: revision %d, want %d", got, rev)
+	}
+}
+
+// devZeroRSSLimit is far above what leasectl needs to refuse (about 30 MiB)
+// and far below what an unbounded read reaches in a second.
+const devZeroRSSLimit = 512 << 20
+
+// watchRSS polls the resident set of a running process every few
+// milliseconds until it exits, kills it once the set passes limit, and
+// returns the largest size seen in bytes.
+func watchRSS(proc *os.Process, limit int64) int64 {
+	var top int64
+	status := fmt.Sprintf("/proc/%d/status", proc.Pid)
+	for {
+		b, err := os.ReadFile(status)
+		if err != nil {
+			return top // gone
+		}
+		rss := int64(-1)
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				rss = kb << 10
+			}
+		}
+		if rss < 0 {
+			return top // a zombie has no VmRSS: it has exited
+		}
+		top = max(top, rss)
+		if rss > limit {
+			proc.Kill()
+			return top
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/leasectl/leasectl/config"
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/stores"
 )
 
 func newListCmd(env Env, g *globals) *cobra.Command {
@@ -20,9 +21,11 @@ func newListCmd(env Env, g *globals) *cobra.Command {
 		Short: "List every lease under PREFIX in the configured stores, classified",
 		Long: `ls lists every key under PREFIX (within each store's configured prefix or
 bucket) with its state (absent, tombstone, held, expired, corrupt), flags,
-holder, expiry and revision. Stores are listed in parallel, one listing each.
-A store that cannot be reached is reported on stderr and makes the exit code 1;
-the others are still listed.
+holder, expiry and revision. Stores are listed in parallel, one listing each,
+and printed in their configured order, each in key order; -o json is written
+as the leases arrive. A store that cannot be reached is reported on stderr and
+makes the exit code 1; the others are still listed. A store that fails part way
+through its listing is reported with the number of its leases printed before.
 
 In a terminal the table fits its width: long keys lose their middle, never
 their last segment, and other long cells their end. Into a pipe or a file
@@ -45,61 +48,104 @@ nothing is cut: every key is printed whole, one lease per line.`,
 				asked = a[0]
 			}
 			now := env.now()
-			results := make([][]lease.Observation, len(sel))
-			errs := make([]error, len(sel))
-			var wg sync.WaitGroup
-			for i, s := range sel {
-				prefix, ok := scopedPrefix(s.Prefix, asked)
+			return printLeases(cmd.Context(), env, format, now, len(sel), func(ctx context.Context, i int, sink leaseSink) error {
+				prefix, ok := scopedPrefix(sel[i].Prefix, asked)
 				if !ok {
-					continue
+					return nil
 				}
-				wg.Go(func() {
-					results[i], errs[i] = listStore(cmd.Context(), c, s, prefix, now, g.timeout)
-				})
-			}
-			wg.Wait()
-			var all []lease.Observation
-			for _, r := range results {
-				all = append(all, r...)
-			}
-			if format == formatJSON {
-				views := make([]leaseJSON, len(all))
-				for i, o := range all {
-					views[i] = observationJSON(o, false)
-				}
-				if err := writeJSON(env.Stdout, views); err != nil {
-					return err
-				}
-			} else if err := writeTable(env.Stdout, all, now, env.width()); err != nil {
-				return err
-			}
-			return errors.Join(errs...)
+				return listStore(ctx, c, sel[i], prefix, now, g.timeout, sink)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
 	return cmd
 }
 
-// listStore lists one store with a single List call and classifies every
-// entry at now. Dialling and listing are each given timeout.
-func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, now time.Time, timeout time.Duration) ([]lease.Observation, error) {
+// leaseSink takes one store's leases, in key order, from the goroutine that
+// lists the store: an encoder of -o json, or a section of the table.
+type leaseSink interface {
+	// add takes one lease; o is not kept. An error stops the listing.
+	add(o *lease.Observation) error
+}
+
+// printLeases lists n stores at once, listOne(i) passing the i-th store's
+// leases to sink as the store hands them over, classified, and prints them
+// in the order of the stores, each store's in key order: -o json while the
+// stores are listed, the table (whose columns are as wide as their widest
+// cell) once they are. A store that fails is reported, the others are still
+// printed. Nothing holds a listing whole but a driver whose backend makes
+// it.
+func printLeases(ctx context.Context, env Env, format string, now time.Time, n int, listOne func(ctx context.Context, i int, sink leaseSink) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	if format == formatJSON {
+		l := newJSONList(env.Stdout, n, cancel)
+		for i := range n {
+			e := l.section(i)
+			wg.Go(func() {
+				defer e.close()
+				errs[i] = listOne(ctx, i, e)
+			})
+		}
+		err := l.write()
+		wg.Wait()
+		if err != nil {
+			return err
+		}
+	} else {
+		t := newTable(now, n)
+		for i := range n {
+			wg.Go(func() { errs[i] = listOne(ctx, i, t.sections[i]) })
+		}
+		wg.Wait()
+		if err := t.write(env.Stdout, env.width()); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listStore dials one store and lists it (scanStore). Dialling and listing
+// are each given timeout; the output never holds the listing up, since
+// printLeases' sinks do not wait for it.
+func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, now time.Time, timeout time.Duration, sink leaseSink) error {
 	o, err := open(ctx, c, s, timeout)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer o.close()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	entries, err := o.store.List(lctx, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: list %q: %w", s.Name, prefix, err)
-	}
+	return scanStore(lctx, o.store, s.Name, prefix, now, sink)
+}
+
+// scanStore classifies every entry of the store st, named name, under
+// prefix at now, in key order, and passes it to sink. A store that fails
+// part way has passed on what it listed before, and its error says how many
+// leases that was.
+func scanStore(ctx context.Context, st stores.Store, name, prefix string, now time.Time, sink leaseSink) error {
 	th := lease.DefaultThresholds()
-	obs := make([]lease.Observation, len(entries))
-	for i, e := range entries {
-		obs[i] = lease.Observe(s.Name, e, true, now, th)
+	var o lease.Observation
+	n := 0
+	err := stores.Scan(ctx, st, prefix, func(e stores.Entry) error {
+		o = lease.Observe(name, e, true, now, th)
+		if err := sink.add(&o); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	switch {
+	case errors.Is(err, errOutput):
+		return nil // the output's failure is the command's error
+	case err != nil && n > 0:
+		return fmt.Errorf("store %s: list %q, after %d leases printed: %w", name, prefix, n, err)
+	case err != nil:
+		return fmt.Errorf("store %s: list %q: %w", name, prefix, err)
 	}
-	return obs, nil
+	return nil
 }
 
 func newGetCmd(env Env, g *globals) *cobra.Command {

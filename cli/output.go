@@ -2,12 +2,15 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -31,7 +34,9 @@ func checkFormat(f string) error {
 }
 
 // leaseJSON is one lease in -o json output (docs/design.md §6). Fields that
-// do not apply are omitted; flags is always an array.
+// do not apply are omitted; flags is always an array. The struct defines the
+// shape; appendLeaseJSON writes it by hand, byte for byte as
+// json.MarshalIndent and safetext.JSON would.
 type leaseJSON struct {
 	Store string `json:"store,omitempty"`
 	Key   string `json:"key,omitempty"`
@@ -52,15 +57,30 @@ type leaseJSON struct {
 	ValueB64 *string `json:"value_b64,omitempty"`
 }
 
-// statusJSON converts a classification; raw adds the stored bytes.
-func statusJSON(st lease.Status, raw []byte, withRaw bool) leaseJSON {
-	v := leaseJSON{State: st.State.String(), Flags: st.Flags.Strings()}
-	if v.Flags == nil {
-		v.Flags = []string{}
+// flagNames holds lease.Flags.Strings of every combination of the two
+// flags, so that a listing shares them instead of allocating per lease.
+var flagNames = func() (names [4][]string) {
+	for f := range names {
+		names[f] = lease.Flags(f).Strings()
 	}
+	return names
+}()
+
+// flagStrings returns f.Strings(), shared: callers must not modify it.
+func flagStrings(f lease.Flags) []string {
+	if int(f) < len(flagNames) {
+		return flagNames[f]
+	}
+	return f.Strings()
+}
+
+// setStatus fills v from a classification; withRaw adds the stored bytes.
+// v points into st, which must outlive it.
+func (v *leaseJSON) setStatus(st *lease.Status, raw []byte, withRaw bool) {
+	v.State, v.Flags = st.State.String(), flagStrings(st.Flags)
 	switch st.State {
 	case lease.Held, lease.Expired:
-		r := st.Record
+		r := &st.Record
 		v.HolderID = &r.HolderID
 		v.AcquiredAtUnix = &r.AcquiredAtUnix
 		v.ExpiresAtUnix = &r.ExpiresAtUnix
@@ -73,12 +93,12 @@ func statusJSON(st lease.Status, raw []byte, withRaw bool) leaseJSON {
 		s := base64.StdEncoding.EncodeToString(raw)
 		v.ValueB64 = &s
 	}
-	return v
 }
 
-// observationJSON converts what an operator is shown about one key.
-func observationJSON(o lease.Observation, withRaw bool) leaseJSON {
-	v := statusJSON(o.Status, o.Entry.Value, withRaw)
+// setObservation fills v with what an operator is shown about one key. v
+// points into o, which must outlive it.
+func (v *leaseJSON) setObservation(o *lease.Observation, withRaw bool) {
+	v.setStatus(&o.Status, o.Entry.Value, withRaw)
 	v.Store, v.Key = o.Store, o.Key
 	if !utf8.ValidString(o.Key) {
 		v.KeyB64 = base64.StdEncoding.EncodeToString([]byte(o.Key))
@@ -86,24 +106,405 @@ func observationJSON(o lease.Observation, withRaw bool) leaseJSON {
 	if o.Found {
 		v.Revision = o.Entry.Revision
 	}
+}
+
+// statusJSON converts a classification; raw adds the stored bytes.
+func statusJSON(st lease.Status, raw []byte, withRaw bool) leaseJSON {
+	var v leaseJSON
+	v.setStatus(&st, raw, withRaw)
+	return v
+}
+
+// observationJSON converts what an operator is shown about one key.
+func observationJSON(o lease.Observation, withRaw bool) leaseJSON {
+	var v leaseJSON
+	v.setObservation(&o, withRaw)
 	return v
 }
 
 // writeJSON writes v as indented JSON made terminal-safe (safetext.JSON):
 // the data decodes exactly as stored, with nothing a terminal interprets.
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(safetext.JSON(b), '\n'))
+func writeJSON(w io.Writer, v leaseJSON) error {
+	b := appendLeaseJSON(make([]byte, 0, 512), &v, 0)
+	_, err := w.Write(append(b, '\n'))
 	return err
+}
+
+// appendLeaseJSON appends v as json.MarshalIndent(v, "", "  ") writes it
+// when it sits depth levels deep in a document, made terminal-safe as
+// safetext.JSON makes it: the same bytes, without reflection or a second
+// pass over a document (TestLeaseJSONBytes holds it to that).
+func appendLeaseJSON(b []byte, v *leaseJSON, depth int) []byte {
+	o := jsonObject{b: append(b, '{'), depth: depth}
+	if v.Store != "" {
+		o.string("store", v.Store)
+	}
+	if v.Key != "" {
+		o.string("key", v.Key)
+	}
+	if v.KeyB64 != "" {
+		o.string("key_b64", v.KeyB64)
+	}
+	o.string("state", v.State)
+	o.key("flags")
+	if len(v.Flags) == 0 {
+		o.b = append(o.b, "[]"...)
+	} else {
+		o.b = append(o.b, '[')
+		for i, f := range v.Flags {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			o.b = appendIndent(o.b, depth+2)
+			o.b = appendJSONString(o.b, f)
+		}
+		o.b = appendIndent(o.b, depth+1)
+		o.b = append(o.b, ']')
+	}
+	if v.HolderID != nil {
+		o.string("holder_id", *v.HolderID)
+	}
+	if v.AcquiredAtUnix != nil {
+		o.uint("acquired_at_unix", *v.AcquiredAtUnix)
+	}
+	if v.ExpiresAtUnix != nil {
+		o.uint("expires_at_unix", *v.ExpiresAtUnix)
+	}
+	if v.CompletedCursorHex != "" {
+		o.string("completed_cursor_hex", v.CompletedCursorHex)
+	}
+	if v.CompletedAtUnix != nil {
+		o.uint("completed_at_unix", *v.CompletedAtUnix)
+	}
+	if v.Revision != 0 {
+		o.uint("revision", v.Revision)
+	}
+	if v.Error != "" {
+		o.string("error", v.Error)
+	}
+	if v.ValueB64 != nil {
+		o.string("value_b64", *v.ValueB64)
+	}
+	o.b = appendIndent(o.b, depth) // state is always there: the object is never empty
+	return append(o.b, '}')
+}
+
+// jsonObject appends the members of an indented JSON object.
+type jsonObject struct {
+	b       []byte
+	depth   int
+	members int
+}
+
+// key starts a member: the comma after the previous one, the line break
+// and indentation, the name.
+func (o *jsonObject) key(name string) {
+	if o.members > 0 {
+		o.b = append(o.b, ',')
+	}
+	o.members++
+	o.b = appendIndent(o.b, o.depth+1)
+	o.b = append(o.b, '"')
+	o.b = append(o.b, name...) // names are plain ASCII
+	o.b = append(o.b, `": `...)
+}
+
+func (o *jsonObject) string(name, s string) {
+	o.key(name)
+	o.b = appendJSONString(o.b, s)
+}
+
+func (o *jsonObject) uint(name string, n uint64) {
+	o.key(name)
+	o.b = strconv.AppendUint(o.b, n, 10)
+}
+
+// indentation is a line break followed by the indentation of the deepest
+// line appendLeaseJSON writes.
+const indentation = "\n        "
+
+// appendIndent starts a new line indented depth levels of two spaces.
+func appendIndent(b []byte, depth int) []byte {
+	return append(b, indentation[:1+2*depth]...)
+}
+
+// jsonPlain marks the ASCII bytes encoding/json copies into a string as
+// they are (with its default HTML escaping): printable ASCII but '"', '\\',
+// '<', '>' and '&'. DEL is copied too; safetext.JSON escapes it.
+var jsonPlain = func() (plain [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c <= 0x7f; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// writes it (HTML characters, U+2028 and U+2029 escaped, invalid UTF-8 as
+// \ufffd), then made terminal-safe by safetext.JSON, which sees only what
+// holds DEL or non-ASCII: the rule of what a terminal must not see stays
+// there.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	start := len(b)
+	b = append(b, '"')
+	other := false // s has DEL or non-ASCII bytes
+	done := 0      // s[:done] is in b
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonPlain[c] {
+				other = other || c == 0x7f
+				i++
+				continue
+			}
+			b = append(b, s[done:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			done = i
+			continue
+		}
+		other = true
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[done:i]...)
+			b = append(b, `\ufffd`...)
+			done = i + size
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[done:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			done = i + size
+		}
+		i += size
+	}
+	b = append(b, s[done:]...)
+	b = append(b, '"')
+	if other {
+		// safetext.JSON returns its input when it has nothing to escape.
+		if safe := safetext.JSON(b[start:]); &safe[0] != &b[start] {
+			b = append(b[:start], safe...)
+		}
+	}
+	return b
+}
+
+// jsonList writes an ls listing as one JSON array (json.MarshalIndent's
+// bytes, as appendLeaseJSON), each store's leases encoded as they are
+// classified, while the stores are still being listed. The stores are
+// listed at once, each by its own goroutine into its own section; the
+// sections are written out in the configured order: the first as it comes,
+// the others, held as encoded chunks, once the ones before them are done.
+//
+// Listing never waits on the output: a chunk that the output cannot take
+// yet (a pager, a slow pipe) is queued, so that the time a store call is
+// given never includes a reader's pace, and a store is closed as soon as it
+// is listed.
+type jsonList struct {
+	w      io.Writer
+	cancel context.CancelFunc // stops the listings when the output fails
+
+	mu       sync.Mutex
+	wake     *sync.Cond // a section got a chunk or was closed
+	sections []jsonSection
+	free     [][]byte // written chunks, for reuse
+	err      error    // the output's failure
+}
+
+// jsonChunk is how many bytes a section encodes before handing them over:
+// large enough that handing over costs nothing next to encoding, small
+// enough to stay in the CPU's cache.
+const jsonChunk = 64 << 10
+
+// maxFreeChunks bounds the chunks kept for reuse.
+const maxFreeChunks = 8
+
+// jsonSection is one store's part of the listing: chunks waiting to be
+// written, and whether the store is done.
+type jsonSection struct {
+	chunks [][]byte
+	closed bool
+}
+
+// errOutput stops a listing whose output failed; the output's own error is
+// what the command reports.
+var errOutput = errors.New("the output failed")
+
+func newJSONList(w io.Writer, sections int, cancel context.CancelFunc) *jsonList {
+	l := &jsonList{w: w, cancel: cancel, sections: make([]jsonSection, sections)}
+	l.wake = sync.NewCond(&l.mu)
+	return l
+}
+
+// section returns the encoder of the i-th store's leases. It must be
+// closed, whether the store was listed or not.
+func (l *jsonList) section(i int) *jsonEncoder {
+	return &jsonEncoder{list: l, index: i}
+}
+
+// chunk returns an empty buffer for a section.
+func (l *jsonList) chunk() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.free); n > 0 {
+		c := l.free[n-1]
+		l.free = l.free[:n-1]
+		return c
+	}
+	return make([]byte, 0, jsonChunk+4<<10)
+}
+
+// put queues chunk as section i's next one; it fails once the output did.
+func (l *jsonList) put(i int, chunk []byte, closed bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(chunk) > 0 {
+		l.sections[i].chunks = append(l.sections[i].chunks, chunk)
+	}
+	l.sections[i].closed = l.sections[i].closed || closed
+	l.wake.Broadcast()
+	if l.err != nil {
+		return errOutput
+	}
+	return nil
+}
+
+// take waits until section i has chunks or is closed, and takes its chunks.
+func (l *jsonList) take(i int) (chunks [][]byte, closed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := &l.sections[i]
+	for len(s.chunks) == 0 && !s.closed {
+		l.wake.Wait()
+	}
+	chunks, s.chunks = s.chunks, nil
+	return chunks, s.closed
+}
+
+// recycle keeps written chunks for reuse.
+func (l *jsonList) recycle(chunks [][]byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range chunks {
+		if len(l.free) < maxFreeChunks {
+			l.free = append(l.free, c[:0])
+		}
+	}
+}
+
+// fail records the output's failure and stops the listings.
+func (l *jsonList) fail(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+	l.cancel()
+}
+
+// write writes the sections in order as they come, until every section is
+// closed, and returns the output's failure. Each lease comes encoded with
+// the comma that separates it from the one before; the first has none.
+func (l *jsonList) write() error {
+	empty := true
+	out := func(b []byte) bool {
+		if _, err := l.w.Write(b); err != nil {
+			l.fail(err)
+			return false
+		}
+		return true
+	}
+	for i := range l.sections {
+		for {
+			chunks, closed := l.take(i)
+			for _, c := range chunks {
+				if empty {
+					c[0] = '[' // the first lease's comma
+					empty = false
+				}
+				if !out(c) {
+					return l.err
+				}
+			}
+			l.recycle(chunks)
+			if closed && len(chunks) == 0 {
+				break
+			}
+		}
+	}
+	if empty {
+		out([]byte("[]\n"))
+	} else {
+		out([]byte("\n]\n"))
+	}
+	return l.err
+}
+
+// jsonEncoder encodes one store's leases into chunks of a jsonList. It is
+// used by one goroutine.
+type jsonEncoder struct {
+	list  *jsonList
+	index int
+	buf   []byte
+	view  leaseJSON
+}
+
+// add encodes one lease; it fails once the output did.
+func (e *jsonEncoder) add(o *lease.Observation) error {
+	if e.buf == nil {
+		e.buf = e.list.chunk()
+	}
+	e.view = leaseJSON{}
+	e.view.setObservation(o, false)
+	e.buf = append(e.buf, ',')
+	e.buf = appendIndent(e.buf, 1)
+	e.buf = appendLeaseJSON(e.buf, &e.view, 1)
+	e.view = leaseJSON{} // o may go
+	if len(e.buf) < jsonChunk {
+		return nil
+	}
+	err := e.list.put(e.index, e.buf, false)
+	e.buf = nil
+	return err
+}
+
+// close hands over what is left: the store is done.
+func (e *jsonEncoder) close() {
+	e.list.put(e.index, e.buf, true)
+	e.buf = nil
+}
+
+// writeListJSON writes observations as ls -o json does.
+func writeListJSON(w io.Writer, obs []lease.Observation) error {
+	l := newJSONList(w, 1, func() {})
+	go func() {
+		e := l.section(0)
+		defer e.close()
+		for i := range obs {
+			if e.add(&obs[i]) != nil {
+				return
+			}
+		}
+	}()
+	return l.write()
 }
 
 // tableColumns are ls's table columns: title, the width a column may be
 // cut down to in a terminal, and how reluctantly it gives up cells (keys
 // least: they must stay distinguishable).
-var tableColumns = []struct {
+var tableColumns = [...]struct {
 	title    string
 	min      int
 	firmness int
@@ -111,31 +512,154 @@ var tableColumns = []struct {
 	{"STORE", 5, 2}, {"KEY", 16, 1}, {"STATE", 5, 4}, {"HOLDER", 8, 2}, {"EXPIRES", 9, 2}, {"FLAGS", 5, 2}, {"REV", 3, 4},
 }
 
+// columns is the number of columns of ls's table.
+const columns = len(tableColumns)
+
 // keyColumn is the index of KEY in tableColumns.
 const keyColumn = 1
 
 // columnGap is the space between two columns.
 const columnGap = 2
 
-// tableCells returns the cells of one observation in tableColumns' order,
-// uncut.
-func tableCells(o lease.Observation, now uint64) []string {
-	holder, expires, flags := "-", "-", strings.Join(o.Status.Flags.Strings(), ",")
+// tableRow is one lease of the table: its cells that come from the store,
+// cleaned, and what the others are made from. It keeps nothing else of the
+// lease (the value is gone once it is classified).
+type tableRow struct {
+	store, key, holder, expires string
+	rev                         uint64
+	found                       bool
+	state                       lease.State
+	flags                       lease.Flags
+}
+
+// cells returns the row's cells in tableColumns' order.
+func (r *tableRow) cells() [columns]string {
+	rev := "-"
+	if r.found {
+		rev = strconv.FormatUint(r.rev, 10)
+	}
+	return [columns]string{r.store, r.key, r.state.String(), r.holder, r.expires, flagsCell(r.flags), rev}
+}
+
+// flagsCell returns the FLAGS cell: the flags' names joined by commas, or
+// "-".
+func flagsCell(f lease.Flags) string {
+	switch f {
+	case 0:
+		return "-"
+	case lease.Completed:
+		return "completed"
+	case lease.Skewed:
+		return "skewed"
+	case lease.Completed | lease.Skewed:
+		return "completed,skewed"
+	}
+	return strings.Join(f.Strings(), ",")
+}
+
+// table gathers ls's table: every row must be seen before the first is
+// written, since the columns are as wide as their widest cell. It holds
+// the rows in sections, one per store, each filled by its own goroutine.
+type table struct {
+	now      uint64
+	sections []*tableSection
+}
+
+func newTable(now time.Time, sections int) *table {
+	t := &table{now: lease.UnixSeconds(now), sections: make([]*tableSection, sections)}
+	for i := range t.sections {
+		t.sections[i] = &tableSection{now: t.now}
+	}
+	return t
+}
+
+// tableSection is one store's rows, and the width of their widest cells.
+type tableSection struct {
+	now    uint64
+	rows   []tableRow
+	widths [columns]int
+	// store is the last store name cleaned, as it came and as it is shown.
+	store, storeCell string
+}
+
+// add adds one lease.
+func (s *tableSection) add(o *lease.Observation) error {
+	if o.Store != s.store || s.storeCell == "" {
+		s.store, s.storeCell = o.Store, safetext.Clean(o.Store)
+	}
+	r := tableRow{store: s.storeCell, key: safetext.Clean(safetext.Key(o.Key)), holder: "-", expires: "-",
+		rev: o.Entry.Revision, found: o.Found, state: o.Status.State, flags: o.Status.Flags}
 	switch o.Status.State {
 	case lease.Held, lease.Expired:
-		holder = o.Status.Record.HolderID
-		expires = timetext.Countdown(now, o.Status.Record.ExpiresAtUnix)
+		r.holder = safetext.Clean(o.Status.Record.HolderID)
+		r.expires = safetext.Clean(timetext.Countdown(s.now, o.Status.Record.ExpiresAtUnix))
 	case lease.Corrupt:
-		holder = "(" + o.Status.Reason + ")"
+		r.holder = safetext.Clean("(" + o.Status.Reason + ")")
 	}
-	if flags == "" {
-		flags = "-"
+	cells := r.cells()
+	for i, c := range cells {
+		s.widths[i] = max(s.widths[i], safetext.Width(c))
 	}
-	rev := "-"
-	if o.Found {
-		rev = strconv.FormatUint(o.Entry.Revision, 10)
+	s.rows = append(s.rows, r)
+	return nil
+}
+
+// write prints the table's rows, section by section: see writeTable.
+func (t *table) write(w io.Writer, width int) error {
+	var widths [columns]int
+	var titles [columns]string
+	for i, c := range tableColumns {
+		titles[i] = c.title
+		widths[i] = safetext.Width(c.title)
 	}
-	return []string{o.Store, safetext.Key(o.Key), o.Status.State.String(), holder, expires, flags, rev}
+	for _, s := range t.sections {
+		for i, cw := range s.widths {
+			widths[i] = max(widths[i], cw)
+		}
+	}
+	if width > 0 {
+		fitColumns(widths[:], width)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	line := make([]byte, 0, 256)
+	writeRow := func(cells *[columns]string) {
+		line = line[:0]
+		lineWidth := 0
+		for i, c := range cells {
+			cw := safetext.Width(c)
+			if cw > widths[i] {
+				if i == keyColumn {
+					c = elideKey(c, widths[i])
+				} else {
+					c = safetext.Truncate(c, widths[i])
+				}
+				cw = safetext.Width(c)
+			}
+			line = append(line, c...)
+			lineWidth += cw
+			if i < len(cells)-1 {
+				for range widths[i] - cw + columnGap {
+					line = append(line, ' ')
+				}
+				lineWidth += widths[i] - cw + columnGap
+			}
+		}
+		trimmed := bytes.TrimRight(line, " ")
+		lineWidth -= len(line) - len(trimmed)
+		if width > 0 && lineWidth > width { // a terminal narrower than every column's minimum
+			trimmed = []byte(safetext.Truncate(string(trimmed), width))
+		}
+		bw.Write(trimmed)
+		bw.WriteByte('\n')
+	}
+	writeRow(&titles)
+	for _, s := range t.sections {
+		for i := range s.rows {
+			cells := s.rows[i].cells()
+			writeRow(&cells)
+		}
+	}
+	return bw.Flush()
 }
 
 // writeTable prints observations as an aligned table, every cell cleaned of
@@ -149,60 +673,11 @@ func tableCells(o lease.Observation, now uint64) []string {
 // columns share it, a long key loses its middle (its last segment, which
 // tells keys apart, stays) and other long cells their end.
 func writeTable(w io.Writer, obs []lease.Observation, now time.Time, width int) error {
-	n := lease.UnixSeconds(now)
-	titles := make([]string, len(tableColumns))
-	for i, c := range tableColumns {
-		titles[i] = c.title
+	t := newTable(now, 1)
+	for i := range obs {
+		t.sections[0].add(&obs[i])
 	}
-	rows := make([][]string, len(obs))
-	widths := make([]int, len(tableColumns))
-	for i, t := range titles {
-		widths[i] = safetext.Width(t)
-	}
-	for r, o := range obs {
-		rows[r] = tableCells(o, n)
-		for i, c := range rows[r] {
-			c = safetext.Clean(c)
-			rows[r][i] = c
-			widths[i] = max(widths[i], safetext.Width(c))
-		}
-	}
-	if width > 0 {
-		fitColumns(widths, width)
-	}
-	bw := bufio.NewWriter(w)
-	line := make([]byte, 0, max(width, 80)+16)
-	writeRow := func(cells []string) {
-		line = line[:0]
-		for i, c := range cells {
-			cw := safetext.Width(c)
-			if cw > widths[i] {
-				if i == keyColumn {
-					c = elideKey(c, widths[i])
-				} else {
-					c = safetext.Truncate(c, widths[i])
-				}
-				cw = safetext.Width(c)
-			}
-			line = append(line, c...)
-			if i < len(cells)-1 {
-				for range widths[i] - cw + columnGap {
-					line = append(line, ' ')
-				}
-			}
-		}
-		s := strings.TrimRight(string(line), " ")
-		if width > 0 && safetext.Width(s) > width { // a terminal narrower than every column's minimum
-			s = safetext.Truncate(s, width)
-		}
-		bw.WriteString(s)
-		bw.WriteByte('\n')
-	}
-	writeRow(titles)
-	for _, r := range rows {
-		writeRow(r)
-	}
-	return bw.Flush()
+	return t.write(w, width)
 }
 
 // fitColumns shrinks widths, the natural widths of the table's columns,

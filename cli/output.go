@@ -522,23 +522,16 @@ const keyColumn = 1
 const columnGap = 2
 
 // tableRow is one lease of the table: its cells that come from the store,
-// cleaned, and what the others are made from. It keeps nothing else of the
-// lease (the value is gone once it is classified).
+// cleaned, with their widths, and what the other cells are made from. It
+// keeps nothing else of the lease (the value is gone once it is
+// classified).
 type tableRow struct {
-	store, key, holder, expires string
-	rev                         uint64
-	found                       bool
-	state                       lease.State
-	flags                       lease.Flags
-}
-
-// cells returns the row's cells in tableColumns' order.
-func (r *tableRow) cells() [columns]string {
-	rev := "-"
-	if r.found {
-		rev = strconv.FormatUint(r.rev, 10)
-	}
-	return [columns]string{r.store, r.key, r.state.String(), r.holder, r.expires, flagsCell(r.flags), rev}
+	store, key, holder, expires       string
+	rev                               uint64
+	storeWidth, keyWidth, holderWidth uint32
+	found                             bool
+	state                             lease.State
+	flags                             lease.Flags
 }
 
 // flagsCell returns the FLAGS cell: the flags' names joined by commas, or
@@ -561,56 +554,103 @@ func flagsCell(f lease.Flags) string {
 // written, since the columns are as wide as their widest cell. It holds
 // the rows in sections, one per store, each filled by its own goroutine.
 type table struct {
-	now      uint64
 	sections []*tableSection
 }
 
 func newTable(now time.Time, sections int) *table {
-	t := &table{now: lease.UnixSeconds(now), sections: make([]*tableSection, sections)}
+	t := &table{sections: make([]*tableSection, sections)}
 	for i := range t.sections {
-		t.sections[i] = &tableSection{now: t.now}
+		t.sections[i] = &tableSection{now: lease.UnixSeconds(now)}
 	}
 	return t
 }
 
+// tableBlock is how many rows a section allocates at once: rows are kept
+// in blocks rather than one slice, which would be copied as it grows.
+const tableBlock = 4096
+
+// maxCountdowns bounds the countdown cells a section remembers.
+const maxCountdowns = 4096
+
 // tableSection is one store's rows, and the width of their widest cells.
 type tableSection struct {
 	now    uint64
-	rows   []tableRow
+	blocks [][]tableRow
 	widths [columns]int
-	// store is the last store name cleaned, as it came and as it is shown.
+	// store is the last store name cleaned, as it came and as it is shown,
+	// and the width shown.
 	store, storeCell string
+	storeWidth       uint32
+	// countdowns are the EXPIRES cells made so far, by the seconds they
+	// count: a fleet's leases expire within minutes of each other.
+	countdowns map[uint64]string
 }
 
 // add adds one lease.
 func (s *tableSection) add(o *lease.Observation) error {
 	if o.Store != s.store || s.storeCell == "" {
 		s.store, s.storeCell = o.Store, safetext.Clean(o.Store)
+		s.storeWidth = uint32(safetext.Width(s.storeCell))
+		s.widths[0] = max(s.widths[0], int(s.storeWidth))
 	}
-	r := tableRow{store: s.storeCell, key: safetext.Clean(safetext.Key(o.Key)), holder: "-", expires: "-",
+	r := tableRow{store: s.storeCell, storeWidth: s.storeWidth, key: safetext.Clean(safetext.Key(o.Key)), holder: "-", expires: "-",
 		rev: o.Entry.Revision, found: o.Found, state: o.Status.State, flags: o.Status.Flags}
 	switch o.Status.State {
 	case lease.Held, lease.Expired:
 		r.holder = safetext.Clean(o.Status.Record.HolderID)
-		r.expires = safetext.Clean(timetext.Countdown(s.now, o.Status.Record.ExpiresAtUnix))
+		r.expires = s.countdown(o.Status.Record.ExpiresAtUnix)
 	case lease.Corrupt:
 		r.holder = safetext.Clean("(" + o.Status.Reason + ")")
 	}
-	cells := r.cells()
-	for i, c := range cells {
-		s.widths[i] = max(s.widths[i], safetext.Width(c))
+	r.keyWidth, r.holderWidth = uint32(safetext.Width(r.key)), uint32(safetext.Width(r.holder))
+	s.widths[keyColumn] = max(s.widths[keyColumn], int(r.keyWidth))
+	s.widths[2] = max(s.widths[2], len(r.state.String()))
+	s.widths[3] = max(s.widths[3], int(r.holderWidth))
+	s.widths[4] = max(s.widths[4], len(r.expires)) // ASCII
+	s.widths[5] = max(s.widths[5], len(flagsCell(r.flags)))
+	s.widths[6] = max(s.widths[6], revWidth(r.found, r.rev))
+	if n := len(s.blocks); n == 0 || len(s.blocks[n-1]) == tableBlock {
+		s.blocks = append(s.blocks, make([]tableRow, 0, tableBlock))
 	}
-	s.rows = append(s.rows, r)
+	b := &s.blocks[len(s.blocks)-1]
+	*b = append(*b, r)
 	return nil
+}
+
+// countdown returns the EXPIRES cell of a lease expiring at expires.
+func (s *tableSection) countdown(expires uint64) string {
+	if c, ok := s.countdowns[expires]; ok {
+		return c
+	}
+	c := safetext.Clean(timetext.Countdown(s.now, expires))
+	if s.countdowns == nil {
+		s.countdowns = make(map[uint64]string)
+	}
+	if len(s.countdowns) < maxCountdowns {
+		s.countdowns[expires] = c
+	}
+	return c
+}
+
+// revWidth is the width of the REV cell.
+func revWidth(found bool, rev uint64) int {
+	if !found {
+		return 1 // "-"
+	}
+	n := 1
+	for ; rev >= 10; rev /= 10 {
+		n++
+	}
+	return n
 }
 
 // write prints the table's rows, section by section: see writeTable.
 func (t *table) write(w io.Writer, width int) error {
 	var widths [columns]int
-	var titles [columns]string
+	var titles [columns]cell
 	for i, c := range tableColumns {
-		titles[i] = c.title
-		widths[i] = safetext.Width(c.title)
+		titles[i] = cell{c.title, safetext.Width(c.title)}
+		widths[i] = titles[i].width
 	}
 	for _, s := range t.sections {
 		for i, cw := range s.widths {
@@ -620,46 +660,87 @@ func (t *table) write(w io.Writer, width int) error {
 	if width > 0 {
 		fitColumns(widths[:], width)
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	line := make([]byte, 0, 256)
-	writeRow := func(cells *[columns]string) {
-		line = line[:0]
-		lineWidth := 0
-		for i, c := range cells {
-			cw := safetext.Width(c)
-			if cw > widths[i] {
-				if i == keyColumn {
-					c = elideKey(c, widths[i])
-				} else {
-					c = safetext.Truncate(c, widths[i])
-				}
-				cw = safetext.Width(c)
-			}
-			line = append(line, c...)
-			lineWidth += cw
-			if i < len(cells)-1 {
-				for range widths[i] - cw + columnGap {
-					line = append(line, ' ')
-				}
-				lineWidth += widths[i] - cw + columnGap
-			}
-		}
-		trimmed := bytes.TrimRight(line, " ")
-		lineWidth -= len(line) - len(trimmed)
-		if width > 0 && lineWidth > width { // a terminal narrower than every column's minimum
-			trimmed = []byte(safetext.Truncate(string(trimmed), width))
-		}
-		bw.Write(trimmed)
-		bw.WriteByte('\n')
-	}
-	writeRow(&titles)
+	tw := tableWriter{bw: bufio.NewWriterSize(w, 64<<10), widths: widths, width: width, line: make([]byte, 0, 256)}
+	tw.row(&titles)
+	var cells [columns]cell
+	var rev [20]byte
 	for _, s := range t.sections {
-		for i := range s.rows {
-			cells := s.rows[i].cells()
-			writeRow(&cells)
+		for _, b := range s.blocks {
+			for i := range b {
+				r := &b[i]
+				cells = [columns]cell{
+					{r.store, int(r.storeWidth)},
+					{r.key, int(r.keyWidth)},
+					{r.state.String(), len(r.state.String())},
+					{r.holder, int(r.holderWidth)},
+					{r.expires, len(r.expires)},
+					{flagsCell(r.flags), len(flagsCell(r.flags))},
+					{"-", 1},
+				}
+				if r.found {
+					n := strconv.AppendUint(rev[:0], r.rev, 10)
+					cells[6] = cell{string(n), len(n)}
+				}
+				tw.row(&cells)
+			}
 		}
 	}
-	return bw.Flush()
+	return tw.bw.Flush()
+}
+
+// cell is one cell of the table, cleaned, and its width.
+type cell struct {
+	text  string
+	width int
+}
+
+// tableWriter lays out the table's lines.
+type tableWriter struct {
+	bw     *bufio.Writer
+	widths [columns]int
+	width  int // the terminal's; 0 for none
+	line   []byte
+}
+
+// spaces pads cells; a longer padding is written in parts.
+const spaces = "                                                                "
+
+// row writes one line: each cell padded to its column's width (cut to it
+// when wider, a key in its middle) and the gap, the line's trailing spaces
+// trimmed, and the line cut to the terminal's width when every column at
+// its minimum is still wider.
+func (tw *tableWriter) row(cells *[columns]cell) {
+	line := tw.line[:0]
+	lineWidth := 0
+	for i := range cells {
+		c, cw := cells[i].text, cells[i].width
+		if cw > tw.widths[i] {
+			if i == keyColumn {
+				c = elideKey(c, tw.widths[i])
+			} else {
+				c = safetext.Truncate(c, tw.widths[i])
+			}
+			cw = safetext.Width(c)
+		}
+		line = append(line, c...)
+		lineWidth += cw
+		if i < len(cells)-1 {
+			pad := tw.widths[i] - cw + columnGap
+			lineWidth += pad
+			for ; pad > len(spaces); pad -= len(spaces) {
+				line = append(line, spaces...)
+			}
+			line = append(line, spaces[:pad]...)
+		}
+	}
+	trimmed := bytes.TrimRight(line, " ")
+	lineWidth -= len(line) - len(trimmed)
+	if tw.width > 0 && lineWidth > tw.width { // a terminal narrower than every column's minimum
+		trimmed = []byte(safetext.Truncate(string(trimmed), tw.width))
+	}
+	tw.bw.Write(trimmed)
+	tw.bw.WriteByte('\n')
+	tw.line = line
 }
 
 // writeTable prints observations as an aligned table, every cell cleaned of

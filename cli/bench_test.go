@@ -163,8 +163,8 @@ func BenchmarkListPath100k(b *testing.B) {
 			b.ReportAllocs()
 			report := perLease(b, outputLeases)
 			for b.Loop() {
-				err := printLeases(ctx, env, format, now, 1, func(ctx context.Context, _ int, sink leaseSink) error {
-					return scanStore(ctx, m, "s", "exports/", now, sink)
+				err := printLeases(ctx, env, format, now, []string{"s"}, func(ctx context.Context, _ int, sink leaseSink) error {
+					return scanStore(ctx, m, "s", "exports/", sink)
 				})
 				if err != nil {
 					b.Fatal(err)

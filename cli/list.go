@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -47,13 +49,16 @@ nothing is cut: every key is printed whole, one lease per line.`,
 			if len(a) == 1 {
 				asked = a[0]
 			}
-			now := env.now()
-			return printLeases(cmd.Context(), env, format, now, len(sel), func(ctx context.Context, i int, sink leaseSink) error {
+			names := make([]string, len(sel))
+			for i, s := range sel {
+				names[i] = s.Name
+			}
+			return printLeases(cmd.Context(), env, format, env.now(), names, func(ctx context.Context, i int, sink leaseSink) error {
 				prefix, ok := scopedPrefix(sel[i].Prefix, asked)
 				if !ok {
 					return nil
 				}
-				return listStore(ctx, c, sel[i], prefix, now, g.timeout, sink)
+				return listStore(ctx, c, sel[i], prefix, g.timeout, sink)
 			})
 		},
 	}
@@ -61,56 +66,324 @@ nothing is cut: every key is printed whole, one lease per line.`,
 	return cmd
 }
 
-// leaseSink takes one store's leases, in key order, from the goroutine that
-// lists the store: an encoder of -o json, or a section of the table.
+// leaseSink takes one store's entries, in key order, from the goroutine that
+// lists the store.
 type leaseSink interface {
-	// add takes one lease; o is not kept. An error stops the listing.
-	add(o *lease.Observation) error
+	// add takes one entry, to be classified and printed. An error stops the
+	// listing: the output failed.
+	add(e stores.Entry) error
 }
 
-// printLeases lists n stores at once, listOne(i) passing the i-th store's
-// leases to sink as the store hands them over, classified, and prints them
-// in the order of the stores, each store's in key order: -o json while the
-// stores are listed, the table (whose columns are as wide as their widest
-// cell) once they are. A store that fails is reported, the others are still
-// printed. Nothing holds a listing whole but a driver whose backend makes
-// it.
-func printLeases(ctx context.Context, env Env, format string, now time.Time, n int, listOne func(ctx context.Context, i int, sink leaseSink) error) error {
+// printLeases lists the stores named at once, listOne(i) passing the i-th
+// store's entries to sink as the store hands them over, and prints them in
+// the order of the stores, each store's in key order, classified at now:
+// -o json while the stores are listed, the table (whose columns are as wide
+// as their widest cell) once they are. A store that fails is reported, the
+// others are still printed. Nothing holds a listing whole but a driver
+// whose backend makes it (and the table its rows).
+func printLeases(ctx context.Context, env Env, format string, now time.Time, names []string, listOne func(ctx context.Context, i int, sink leaseSink) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make([]error, n)
+	l := newListing(format, now, names, env.Stdout, cancel)
+	errs := make([]error, len(names))
 	var wg sync.WaitGroup
+	for i := range names {
+		sec := l.section(i)
+		wg.Go(func() {
+			defer sec.close()
+			errs[i] = listOne(ctx, i, sec)
+		})
+	}
+	var err error
 	if format == formatJSON {
-		l := newJSONList(env.Stdout, n, cancel)
-		for i := range n {
-			e := l.section(i)
-			wg.Go(func() {
-				defer e.close()
-				errs[i] = listOne(ctx, i, e)
-			})
-		}
-		err := l.write()
-		wg.Wait()
-		if err != nil {
-			return err
-		}
-	} else {
-		t := newTable(now, n)
-		for i := range n {
-			wg.Go(func() { errs[i] = listOne(ctx, i, t.sections[i]) })
-		}
-		wg.Wait()
-		if err := t.write(env.Stdout, env.width()); err != nil {
-			return err
-		}
+		err = l.writeJSON()
+	}
+	wg.Wait()
+	l.stopWorkers()
+	if format != formatJSON {
+		err = l.writeTable(env.width())
+	}
+	if err != nil {
+		return err
 	}
 	return errors.Join(errs...)
+}
+
+// batchSize is how many leases a worker classifies and prints at a time:
+// enough that handing a batch over costs nothing next to its work, few
+// enough that every worker has work early.
+const batchSize = 256
+
+// listing is ls's output while the stores are listed. Each store's leases
+// go into a section of their own, in batches that workers, one per CPU,
+// classify and render (JSON, or table rows) while the stores are still
+// being listed; each section keeps its batches in order.
+//
+// -o json is written as it comes: the first section's batches as they are
+// rendered, the others' once the sections before them are done. Listing
+// never waits on the output: what the output cannot take yet (a pager, a
+// slow pipe) is queued, so that the time a store call is given never
+// includes a reader's pace. The table is written once every lease is in.
+type listing struct {
+	json   bool
+	now    time.Time
+	th     lease.Thresholds
+	w      io.Writer
+	cancel context.CancelFunc // stops the listings when the output fails
+	names  []string
+
+	jobs    chan *batch // for the workers; full: the listing waits
+	workers sync.WaitGroup
+
+	mu       sync.Mutex
+	wake     *sync.Cond // a section got a batch or was closed
+	sections []*section
+	free     []*batch // batches written, for reuse
+	err      error    // the output's failure
+}
+
+// section is one store's part of the listing.
+type section struct {
+	l     *listing
+	index int
+	next  *batch // being filled by the listing goroutine
+
+	// Guarded by l.mu.
+	batches []*batch // handed over, not written yet (all of them, for a table)
+	closed  bool     // the store is done
+}
+
+// batch is a run of one store's leases: observations in (classified by the
+// worker when their state is unset), JSON or table rows out.
+type batch struct {
+	obs    []lease.Observation
+	json   []byte
+	rows   []tableRow
+	widths [columns]int  // of rows' cells
+	done   chan struct{} // closed once the worker is done
+}
+
+// errOutput stops a listing whose output failed; the output's own error is
+// what the command reports.
+var errOutput = errors.New("the output failed")
+
+// maxFreeBatches bounds the written batches kept for reuse.
+const maxFreeBatches = 16
+
+func newListing(format string, now time.Time, names []string, w io.Writer, cancel context.CancelFunc) *listing {
+	n := runtime.GOMAXPROCS(0)
+	l := &listing{json: format == formatJSON, now: now, th: lease.DefaultThresholds(), w: w, cancel: cancel, names: names,
+		jobs: make(chan *batch, 2*n), sections: make([]*section, len(names))}
+	l.wake = sync.NewCond(&l.mu)
+	for i := range l.sections {
+		l.sections[i] = &section{l: l, index: i}
+	}
+	for range n {
+		l.workers.Go(l.work)
+	}
+	return l
+}
+
+// section returns the i-th store's section. It must be closed, whether the
+// store was listed or not.
+func (l *listing) section(i int) *section { return l.sections[i] }
+
+// add takes one entry of the section's store.
+func (s *section) add(e stores.Entry) error {
+	return s.addObservation(lease.Observation{Store: s.l.names[s.index], Key: e.Key, Found: true, Entry: e})
+}
+
+// addObservation takes one lease, classified or (with its state unset) to
+// be classified as lease.Observe does.
+func (s *section) addObservation(o lease.Observation) error {
+	if s.next == nil {
+		s.next = s.l.batch()
+	}
+	s.next.obs = append(s.next.obs, o)
+	if len(s.next.obs) < batchSize {
+		return nil
+	}
+	return s.handOver()
+}
+
+// handOver queues the batch being filled, in order, and gives it to the
+// workers.
+func (s *section) handOver() error {
+	b := s.next
+	if b == nil {
+		return nil
+	}
+	s.next = nil
+	s.l.mu.Lock()
+	s.batches = append(s.batches, b)
+	err := s.l.err
+	s.l.wake.Broadcast()
+	s.l.mu.Unlock()
+	if err != nil {
+		close(b.done)
+		return errOutput
+	}
+	s.l.jobs <- b
+	return nil
+}
+
+// close hands over what is left: the store is done.
+func (s *section) close() {
+	s.handOver()
+	s.l.mu.Lock()
+	s.closed = true
+	s.l.wake.Broadcast()
+	s.l.mu.Unlock()
+}
+
+// batch returns an empty batch.
+func (l *listing) batch() *batch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b *batch
+	if n := len(l.free); n > 0 {
+		b = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		b = &batch{obs: make([]lease.Observation, 0, batchSize)}
+	}
+	b.done = make(chan struct{})
+	return b
+}
+
+// recycle keeps a written batch for reuse.
+func (l *listing) recycle(b *batch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.free) < maxFreeBatches {
+		b.json = b.json[:0]
+		l.free = append(l.free, b)
+	}
+}
+
+// work classifies and renders batches until the listing is over.
+func (l *listing) work() {
+	m := rowMaker{now: lease.UnixSeconds(l.now)}
+	for b := range l.jobs {
+		if !l.json {
+			b.rows = make([]tableRow, 0, len(b.obs))
+		}
+		for i := range b.obs {
+			o := &b.obs[i]
+			if o.Status.State == 0 {
+				*o = lease.Observe(o.Store, o.Entry, o.Found, l.now, l.th)
+			}
+			if l.json {
+				b.json = appendListElement(b.json, o)
+			} else {
+				b.rows = append(b.rows, m.row(o, &b.widths))
+			}
+		}
+		clear(b.obs) // the values can go
+		b.obs = b.obs[:0]
+		close(b.done)
+	}
+}
+
+// stopWorkers ends the workers once every batch is handed over.
+func (l *listing) stopWorkers() {
+	close(l.jobs)
+	l.workers.Wait()
+}
+
+// take waits until section i has batches or is closed, and takes its
+// batches.
+func (l *listing) take(i int) (batches []*batch, closed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sections[i]
+	for len(s.batches) == 0 && !s.closed {
+		l.wake.Wait()
+	}
+	batches, s.batches = s.batches, nil
+	return batches, s.closed
+}
+
+// writeJSON writes the sections in order as their batches are rendered,
+// until every section is closed, as one JSON array, and returns the
+// output's failure. Each lease comes with the comma that separates it from
+// the one before; the first has none.
+func (l *listing) writeJSON() error {
+	empty := true
+	out := func(b []byte) bool {
+		if _, err := l.w.Write(b); err != nil {
+			l.mu.Lock()
+			l.err = err
+			l.mu.Unlock()
+			l.cancel()
+			return false
+		}
+		return true
+	}
+	for i := range l.sections {
+		for {
+			batches, closed := l.take(i)
+			for _, b := range batches {
+				<-b.done
+				if empty {
+					b.json[0] = '[' // the first lease's comma
+					empty = false
+				}
+				if !out(b.json) {
+					return l.err
+				}
+				l.recycle(b)
+			}
+			if closed && len(batches) == 0 {
+				break
+			}
+		}
+	}
+	if empty {
+		out([]byte("[]\n"))
+	} else {
+		out([]byte("\n]\n"))
+	}
+	return l.err
+}
+
+// writeTable writes the table once every section is closed and the workers
+// stopped: see writeTable in output.go.
+func (l *listing) writeTable(width int) error {
+	var widths [columns]int
+	var blocks [][]tableRow
+	for _, s := range l.sections {
+		for _, b := range s.batches {
+			for i, w := range b.widths {
+				widths[i] = max(widths[i], w)
+			}
+			blocks = append(blocks, b.rows)
+		}
+	}
+	return writeRows(l.w, widths, blocks, width)
+}
+
+// writeListJSON writes observations as ls -o json does.
+func writeListJSON(w io.Writer, obs []lease.Observation) error {
+	l := newListing(formatJSON, time.Time{}, []string{""}, w, func() {})
+	go func() {
+		s := l.section(0)
+		defer s.close()
+		for _, o := range obs {
+			if s.addObservation(o) != nil {
+				return
+			}
+		}
+	}()
+	err := l.writeJSON()
+	l.stopWorkers()
+	return err
 }
 
 // listStore dials one store and lists it (scanStore). Dialling and listing
 // are each given timeout; the output never holds the listing up, since
 // printLeases' sinks do not wait for it.
-func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, now time.Time, timeout time.Duration, sink leaseSink) error {
+func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, timeout time.Duration, sink leaseSink) error {
 	o, err := open(ctx, c, s, timeout)
 	if err != nil {
 		return err
@@ -118,20 +391,16 @@ func listStore(ctx context.Context, c *config.Config, s config.Store, prefix str
 	defer o.close()
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return scanStore(lctx, o.store, s.Name, prefix, now, sink)
+	return scanStore(lctx, o.store, s.Name, prefix, sink)
 }
 
-// scanStore classifies every entry of the store st, named name, under
-// prefix at now, in key order, and passes it to sink. A store that fails
-// part way has passed on what it listed before, and its error says how many
-// leases that was.
-func scanStore(ctx context.Context, st stores.Store, name, prefix string, now time.Time, sink leaseSink) error {
-	th := lease.DefaultThresholds()
-	var o lease.Observation
+// scanStore passes every entry of the store st, named name, under prefix
+// to sink, in key order. A store that fails part way has passed on what it
+// listed before, and its error says how many leases that was.
+func scanStore(ctx context.Context, st stores.Store, name, prefix string, sink leaseSink) error {
 	n := 0
 	err := stores.Scan(ctx, st, prefix, func(e stores.Entry) error {
-		o = lease.Observe(name, e, true, now, th)
-		if err := sink.add(&o); err != nil {
+		if err := sink.add(e); err != nil {
 			return err
 		}
 		n++

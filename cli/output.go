@@ -3,14 +3,11 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -303,202 +300,15 @@ func appendJSONString(b []byte, s string) []byte {
 	return b
 }
 
-// jsonList writes an ls listing as one JSON array (json.MarshalIndent's
-// bytes, as appendLeaseJSON), each store's leases encoded as they are
-// classified, while the stores are still being listed. The stores are
-// listed at once, each by its own goroutine into its own section; the
-// sections are written out in the configured order: the first as it comes,
-// the others, held as encoded chunks, once the ones before them are done.
-//
-// Listing never waits on the output: a chunk that the output cannot take
-// yet (a pager, a slow pipe) is queued, so that the time a store call is
-// given never includes a reader's pace, and a store is closed as soon as it
-// is listed.
-type jsonList struct {
-	w      io.Writer
-	cancel context.CancelFunc // stops the listings when the output fails
-
-	mu       sync.Mutex
-	wake     *sync.Cond // a section got a chunk or was closed
-	sections []jsonSection
-	free     [][]byte // written chunks, for reuse
-	err      error    // the output's failure
-}
-
-// jsonChunk is how many bytes a section encodes before handing them over:
-// large enough that handing over costs nothing next to encoding, small
-// enough to stay in the CPU's cache.
-const jsonChunk = 64 << 10
-
-// maxFreeChunks bounds the chunks kept for reuse.
-const maxFreeChunks = 8
-
-// jsonSection is one store's part of the listing: chunks waiting to be
-// written, and whether the store is done.
-type jsonSection struct {
-	chunks [][]byte
-	closed bool
-}
-
-// errOutput stops a listing whose output failed; the output's own error is
-// what the command reports.
-var errOutput = errors.New("the output failed")
-
-func newJSONList(w io.Writer, sections int, cancel context.CancelFunc) *jsonList {
-	l := &jsonList{w: w, cancel: cancel, sections: make([]jsonSection, sections)}
-	l.wake = sync.NewCond(&l.mu)
-	return l
-}
-
-// section returns the encoder of the i-th store's leases. It must be
-// closed, whether the store was listed or not.
-func (l *jsonList) section(i int) *jsonEncoder {
-	return &jsonEncoder{list: l, index: i}
-}
-
-// chunk returns an empty buffer for a section.
-func (l *jsonList) chunk() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := len(l.free); n > 0 {
-		c := l.free[n-1]
-		l.free = l.free[:n-1]
-		return c
-	}
-	return make([]byte, 0, jsonChunk+4<<10)
-}
-
-// put queues chunk as section i's next one; it fails once the output did.
-func (l *jsonList) put(i int, chunk []byte, closed bool) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(chunk) > 0 {
-		l.sections[i].chunks = append(l.sections[i].chunks, chunk)
-	}
-	l.sections[i].closed = l.sections[i].closed || closed
-	l.wake.Broadcast()
-	if l.err != nil {
-		return errOutput
-	}
-	return nil
-}
-
-// take waits until section i has chunks or is closed, and takes its chunks.
-func (l *jsonList) take(i int) (chunks [][]byte, closed bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := &l.sections[i]
-	for len(s.chunks) == 0 && !s.closed {
-		l.wake.Wait()
-	}
-	chunks, s.chunks = s.chunks, nil
-	return chunks, s.closed
-}
-
-// recycle keeps written chunks for reuse.
-func (l *jsonList) recycle(chunks [][]byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range chunks {
-		if len(l.free) < maxFreeChunks {
-			l.free = append(l.free, c[:0])
-		}
-	}
-}
-
-// fail records the output's failure and stops the listings.
-func (l *jsonList) fail(err error) {
-	l.mu.Lock()
-	l.err = err
-	l.mu.Unlock()
-	l.cancel()
-}
-
-// write writes the sections in order as they come, until every section is
-// closed, and returns the output's failure. Each lease comes encoded with
-// the comma that separates it from the one before; the first has none.
-func (l *jsonList) write() error {
-	empty := true
-	out := func(b []byte) bool {
-		if _, err := l.w.Write(b); err != nil {
-			l.fail(err)
-			return false
-		}
-		return true
-	}
-	for i := range l.sections {
-		for {
-			chunks, closed := l.take(i)
-			for _, c := range chunks {
-				if empty {
-					c[0] = '[' // the first lease's comma
-					empty = false
-				}
-				if !out(c) {
-					return l.err
-				}
-			}
-			l.recycle(chunks)
-			if closed && len(chunks) == 0 {
-				break
-			}
-		}
-	}
-	if empty {
-		out([]byte("[]\n"))
-	} else {
-		out([]byte("\n]\n"))
-	}
-	return l.err
-}
-
-// jsonEncoder encodes one store's leases into chunks of a jsonList. It is
-// used by one goroutine.
-type jsonEncoder struct {
-	list  *jsonList
-	index int
-	buf   []byte
-	view  leaseJSON
-}
-
-// add encodes one lease; it fails once the output did.
-func (e *jsonEncoder) add(o *lease.Observation) error {
-	if e.buf == nil {
-		e.buf = e.list.chunk()
-	}
-	e.view = leaseJSON{}
-	e.view.setObservation(o, false)
-	e.buf = append(e.buf, ',')
-	e.buf = appendIndent(e.buf, 1)
-	e.buf = appendLeaseJSON(e.buf, &e.view, 1)
-	e.view = leaseJSON{} // o may go
-	if len(e.buf) < jsonChunk {
-		return nil
-	}
-	err := e.list.put(e.index, e.buf, false)
-	e.buf = nil
-	return err
-}
-
-// close hands over what is left: the store is done.
-func (e *jsonEncoder) close() {
-	e.list.put(e.index, e.buf, true)
-	e.buf = nil
-}
-
-// writeListJSON writes observations as ls -o json does.
-func writeListJSON(w io.Writer, obs []lease.Observation) error {
-	l := newJSONList(w, 1, func() {})
-	go func() {
-		e := l.section(0)
-		defer e.close()
-		for i := range obs {
-			if e.add(&obs[i]) != nil {
-				return
-			}
-		}
-	}()
-	return l.write()
+// appendListElement appends one lease of ls -o json's array: the comma
+// that separates it from the one before, then the lease on its own lines
+// (the first lease's comma is the array's '[', see jsonList.write).
+func appendListElement(b []byte, o *lease.Observation) []byte {
+	var v leaseJSON
+	v.setObservation(o, false)
+	b = append(b, ',')
+	b = appendIndent(b, 1)
+	return appendLeaseJSON(b, &v, 1)
 }
 
 // tableColumns are ls's table columns: title, the width a column may be
@@ -550,84 +360,59 @@ func flagsCell(f lease.Flags) string {
 	return strings.Join(f.Strings(), ",")
 }
 
-// table gathers ls's table: every row must be seen before the first is
-// written, since the columns are as wide as their widest cell. It holds
-// the rows in sections, one per store, each filled by its own goroutine.
-type table struct {
-	sections []*tableSection
-}
-
-func newTable(now time.Time, sections int) *table {
-	t := &table{sections: make([]*tableSection, sections)}
-	for i := range t.sections {
-		t.sections[i] = &tableSection{now: lease.UnixSeconds(now)}
-	}
-	return t
-}
-
-// tableBlock is how many rows a section allocates at once: rows are kept
-// in blocks rather than one slice, which would be copied as it grows.
-const tableBlock = 4096
-
-// maxCountdowns bounds the countdown cells a section remembers.
+// maxCountdowns bounds the EXPIRES cells a rowMaker remembers.
 const maxCountdowns = 4096
 
-// tableSection is one store's rows, and the width of their widest cells.
-type tableSection struct {
-	now    uint64
-	blocks [][]tableRow
-	widths [columns]int
+// rowMaker makes table rows, remembering what many rows share: the cleaned
+// store name, and the EXPIRES cells by the second they count to (a fleet's
+// leases expire within minutes of each other). It is used by one
+// goroutine.
+type rowMaker struct {
+	now uint64
 	// store is the last store name cleaned, as it came and as it is shown,
 	// and the width shown.
 	store, storeCell string
 	storeWidth       uint32
-	// countdowns are the EXPIRES cells made so far, by the seconds they
-	// count: a fleet's leases expire within minutes of each other.
-	countdowns map[uint64]string
+	countdowns       map[uint64]string
 }
 
-// add adds one lease.
-func (s *tableSection) add(o *lease.Observation) error {
-	if o.Store != s.store || s.storeCell == "" {
-		s.store, s.storeCell = o.Store, safetext.Clean(o.Store)
-		s.storeWidth = uint32(safetext.Width(s.storeCell))
-		s.widths[0] = max(s.widths[0], int(s.storeWidth))
+// row returns o's row, and widens widths to its cells.
+func (m *rowMaker) row(o *lease.Observation, widths *[columns]int) tableRow {
+	if o.Store != m.store || m.storeCell == "" {
+		m.store, m.storeCell = o.Store, safetext.Clean(o.Store)
+		m.storeWidth = uint32(safetext.Width(m.storeCell))
 	}
-	r := tableRow{store: s.storeCell, storeWidth: s.storeWidth, key: safetext.Clean(safetext.Key(o.Key)), holder: "-", expires: "-",
+	r := tableRow{store: m.storeCell, storeWidth: m.storeWidth, key: safetext.Clean(safetext.Key(o.Key)), holder: "-", expires: "-",
 		rev: o.Entry.Revision, found: o.Found, state: o.Status.State, flags: o.Status.Flags}
 	switch o.Status.State {
 	case lease.Held, lease.Expired:
 		r.holder = safetext.Clean(o.Status.Record.HolderID)
-		r.expires = s.countdown(o.Status.Record.ExpiresAtUnix)
+		r.expires = m.countdown(o.Status.Record.ExpiresAtUnix)
 	case lease.Corrupt:
 		r.holder = safetext.Clean("(" + o.Status.Reason + ")")
 	}
 	r.keyWidth, r.holderWidth = uint32(safetext.Width(r.key)), uint32(safetext.Width(r.holder))
-	s.widths[keyColumn] = max(s.widths[keyColumn], int(r.keyWidth))
-	s.widths[2] = max(s.widths[2], len(r.state.String()))
-	s.widths[3] = max(s.widths[3], int(r.holderWidth))
-	s.widths[4] = max(s.widths[4], len(r.expires)) // ASCII
-	s.widths[5] = max(s.widths[5], len(flagsCell(r.flags)))
-	s.widths[6] = max(s.widths[6], revWidth(r.found, r.rev))
-	if n := len(s.blocks); n == 0 || len(s.blocks[n-1]) == tableBlock {
-		s.blocks = append(s.blocks, make([]tableRow, 0, tableBlock))
-	}
-	b := &s.blocks[len(s.blocks)-1]
-	*b = append(*b, r)
-	return nil
+	widths[0] = max(widths[0], int(r.storeWidth))
+	widths[keyColumn] = max(widths[keyColumn], int(r.keyWidth))
+	widths[2] = max(widths[2], len(r.state.String()))
+	widths[3] = max(widths[3], int(r.holderWidth))
+	widths[4] = max(widths[4], len(r.expires)) // ASCII
+	widths[5] = max(widths[5], len(flagsCell(r.flags)))
+	widths[6] = max(widths[6], revWidth(r.found, r.rev))
+	return r
 }
 
 // countdown returns the EXPIRES cell of a lease expiring at expires.
-func (s *tableSection) countdown(expires uint64) string {
-	if c, ok := s.countdowns[expires]; ok {
+func (m *rowMaker) countdown(expires uint64) string {
+	if c, ok := m.countdowns[expires]; ok {
 		return c
 	}
-	c := safetext.Clean(timetext.Countdown(s.now, expires))
-	if s.countdowns == nil {
-		s.countdowns = make(map[uint64]string)
+	c := safetext.Clean(timetext.Countdown(m.now, expires))
+	if m.countdowns == nil {
+		m.countdowns = make(map[uint64]string)
 	}
-	if len(s.countdowns) < maxCountdowns {
-		s.countdowns[expires] = c
+	if len(m.countdowns) < maxCountdowns {
+		m.countdowns[expires] = c
 	}
 	return c
 }
@@ -644,18 +429,14 @@ func revWidth(found bool, rev uint64) int {
 	return n
 }
 
-// write prints the table's rows, section by section: see writeTable.
-func (t *table) write(w io.Writer, width int) error {
-	var widths [columns]int
+// writeRows prints the table: the titles, then the rows of every block in
+// order, the columns as wide as widths (the widest cells) or, in a terminal
+// of width cells, cut down to fit it: see writeTable.
+func writeRows(w io.Writer, widths [columns]int, blocks [][]tableRow, width int) error {
 	var titles [columns]cell
 	for i, c := range tableColumns {
 		titles[i] = cell{c.title, safetext.Width(c.title)}
-		widths[i] = titles[i].width
-	}
-	for _, s := range t.sections {
-		for i, cw := range s.widths {
-			widths[i] = max(widths[i], cw)
-		}
+		widths[i] = max(widths[i], titles[i].width)
 	}
 	if width > 0 {
 		fitColumns(widths[:], width)
@@ -664,25 +445,23 @@ func (t *table) write(w io.Writer, width int) error {
 	tw.row(&titles)
 	var cells [columns]cell
 	var rev [20]byte
-	for _, s := range t.sections {
-		for _, b := range s.blocks {
-			for i := range b {
-				r := &b[i]
-				cells = [columns]cell{
-					{r.store, int(r.storeWidth)},
-					{r.key, int(r.keyWidth)},
-					{r.state.String(), len(r.state.String())},
-					{r.holder, int(r.holderWidth)},
-					{r.expires, len(r.expires)},
-					{flagsCell(r.flags), len(flagsCell(r.flags))},
-					{"-", 1},
-				}
-				if r.found {
-					n := strconv.AppendUint(rev[:0], r.rev, 10)
-					cells[6] = cell{string(n), len(n)}
-				}
-				tw.row(&cells)
+	for _, b := range blocks {
+		for i := range b {
+			r := &b[i]
+			cells = [columns]cell{
+				{r.store, int(r.storeWidth)},
+				{r.key, int(r.keyWidth)},
+				{r.state.String(), len(r.state.String())},
+				{r.holder, int(r.holderWidth)},
+				{r.expires, len(r.expires)},
+				{flagsCell(r.flags), len(flagsCell(r.flags))},
+				{"-", 1},
 			}
+			if r.found {
+				n := strconv.AppendUint(rev[:0], r.rev, 10)
+				cells[6] = cell{string(n), len(n)}
+			}
+			tw.row(&cells)
 		}
 	}
 	return tw.bw.Flush()
@@ -754,11 +533,13 @@ func (tw *tableWriter) row(cells *[columns]cell) {
 // columns share it, a long key loses its middle (its last segment, which
 // tells keys apart, stays) and other long cells their end.
 func writeTable(w io.Writer, obs []lease.Observation, now time.Time, width int) error {
-	t := newTable(now, 1)
+	m := rowMaker{now: lease.UnixSeconds(now)}
+	var widths [columns]int
+	rows := make([]tableRow, len(obs))
 	for i := range obs {
-		t.sections[0].add(&obs[i])
+		rows[i] = m.row(&obs[i], &widths)
 	}
-	return t.write(w, width)
+	return writeRows(w, widths, [][]tableRow{rows}, width)
 }
 
 // fitColumns shrinks widths, the natural widths of the table's columns,

@@ -3,7 +3,9 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +17,7 @@ import (
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/stores/memory"
 	"github.com/leasectl/leasectl/timetext"
 )
 
@@ -317,26 +320,79 @@ func TestListJSONOrder(t *testing.T) {
 	want := refListJSON(t, all)
 	for _, order := range [][]int{{0, 1, 2, 3, 4}, {4, 3, 2, 1, 0}, {2, 0, 4, 1, 3}} {
 		var got bytes.Buffer
-		l := newJSONList(&got, len(sections), func() {})
+		l := newListing(formatJSON, now, make([]string, len(sections)), &got, func() {})
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			for _, i := range order {
-				e := l.section(i)
-				for j := range sections[i] {
-					if err := e.add(&sections[i][j]); err != nil {
+				s := l.section(i)
+				for _, o := range sections[i] {
+					if err := s.addObservation(o); err != nil {
 						t.Error(err)
 					}
 				}
-				e.close()
+				s.close()
 			}
 		}()
-		if err := l.write(); err != nil {
+		if err := l.writeJSON(); err != nil {
 			t.Fatal(err)
 		}
 		<-done
+		l.stopWorkers()
 		if got.String() != want {
 			t.Errorf("sections finishing in the order %v: the output differs at byte %d", order, firstDiff(got.String(), want))
+		}
+	}
+}
+
+// TestListBytes runs ls's path, printLeases over stores.Scan, with three
+// stores of random entries (hostile keys, holders and values, in every
+// state), and checks -o json and -o table against the encoders before issue
+// 9 over what lease.Observe makes of the same entries.
+func TestListBytes(t *testing.T) {
+	now := time.Now()
+	r := rand.New(rand.NewPCG(5, 6))
+	names := []string{"prod", "st\x1bage", "東京"}
+	var sources []stores.Store
+	var all []lease.Observation
+	for i, name := range names {
+		m := memory.New()
+		for _, o := range randomFleet(t, r, []int{3000, 0, 1700}[i], now) {
+			if !o.Found || o.Key == "" {
+				continue
+			}
+			if _, err := m.Create(t.Context(), o.Key, o.Entry.Value); err != nil && !errors.Is(err, stores.ErrExists) {
+				t.Fatal(err)
+			}
+		}
+		list, err := m.List(t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range list {
+			all = append(all, lease.Observe(name, e, true, now, lease.DefaultThresholds()))
+		}
+		sources = append(sources, m)
+	}
+	for _, format := range []string{formatJSON, formatTable} {
+		for _, width := range []int{0, 100} {
+			var got, want bytes.Buffer
+			env := Env{Stdout: &got, Width: func() int { return width }}
+			err := printLeases(t.Context(), env, format, now, names, func(ctx context.Context, i int, sink leaseSink) error {
+				return scanStore(ctx, sources[i], names[i], "", sink)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if format == formatJSON {
+				want.WriteString(refListJSON(t, all))
+			} else if err := refTable(&want, all, now, width); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("ls -o %s (width %d) differs from the reference at byte %d:\ngot  %q\nwant %q", format, width,
+					firstDiff(got.String(), want.String()), around(got.String(), want.String()), around(want.String(), got.String()))
+			}
 		}
 	}
 }
@@ -357,25 +413,26 @@ func TestListJSONOutputFails(t *testing.T) {
 	now := time.Now()
 	obs := randomFleet(t, rand.New(rand.NewPCG(3, 4)), 5000, now)
 	stopped := false
-	l := newJSONList(&failingWriter{n: 1000}, 1, func() { stopped = true })
+	l := newListing(formatJSON, now, []string{""}, &failingWriter{n: 1000}, func() { stopped = true })
 	errs := make(chan error, 1)
 	go func() {
-		e := l.section(0)
-		defer e.close()
-		for i := range obs {
-			if err := e.add(&obs[i]); err != nil {
+		s := l.section(0)
+		defer s.close()
+		for _, o := range obs {
+			if err := s.addObservation(o); err != nil {
 				errs <- err
 				return
 			}
 		}
 		errs <- nil
 	}()
-	if err := l.write(); err != io.ErrClosedPipe { //nolint:errorlint // the writer's very error
+	if err := l.writeJSON(); err != io.ErrClosedPipe { //nolint:errorlint // the writer's very error
 		t.Errorf("write to a failing output = %v, want io.ErrClosedPipe", err)
 	}
 	if err := <-errs; err != errOutput { //nolint:errorlint
 		t.Errorf("the section's add after the output failed = %v, want errOutput", err)
 	}
+	l.stopWorkers()
 	if !stopped {
 		t.Error("the output failed and the listings were not cancelled")
 	}

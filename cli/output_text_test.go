@@ -10,9 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leasectl/leasectl/internal/termwidth"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
-	"github.com/leasectl/leasectl/internal/termwidth"
 	"github.com/leasectl/leasectl/stores"
 )
 
@@ -108,7 +108,7 @@ func TestJSONKeyBytes(t *testing.T) {
 	now := time.Now()
 	for _, k := range keyFixture {
 		var out bytes.Buffer
-		if err := writeJSON(&out, []leaseJSON{observationJSON(observe(now, k, "node-a"), false)}); err != nil {
+		if err := writeListJSON(&out, []lease.Observation{observe(now, k, "node-a")}); err != nil {
 			t.Fatal(err)
 		}
 		var got []map[string]any

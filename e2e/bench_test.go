@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ const benchLeases = 10_000
 // BenchmarkLs10k times `leasectl ls -o json` (a whole process: start, config,
 // dial, one listing, classification, JSON) over 10,000 leases next to the
 // store's own plain listing of the same keys with its native client, in the
-// same run. The ls/native ratio is reported as a metric.
+// same run, and `ls -o table` into a pipe. The ls/native and table/json
+// ratios are reported as metrics (issue 9: the table no slower than the
+// JSON).
 func BenchmarkLs10k(b *testing.B) {
 	for _, bk := range []struct {
 		name string
@@ -57,6 +60,13 @@ func BenchmarkLs10k(b *testing.B) {
 				}
 				return len(out)
 			})
+			table := timeIt(b, 5, func() int {
+				r := leasectl(b, "--config", conf, "ls")
+				if r.code != 0 {
+					b.Fatalf("%v", r)
+				}
+				return strings.Count(r.stdout, "\n") - 1 // the header
+			})
 			// The fixed cost of a process: start, config, dial, an empty listing.
 			empty := timeIt(b, 5, func() int {
 				r := leasectl(b, "--config", conf, "ls", "no-such-prefix/", "-o", "json")
@@ -69,7 +79,10 @@ func BenchmarkLs10k(b *testing.B) {
 			b.ReportMetric(float64(native.Microseconds())/1000, "native-ms")
 			b.ReportMetric(float64(ls.Microseconds())/1000, "ls-ms")
 			b.ReportMetric(float64(ls)/float64(native), "ls/native")
-			b.Logf("%s: native list %v, leasectl ls %v (%.2fx) for %d leases; ls of nothing %v", bk.name, native, ls, float64(ls)/float64(native), benchLeases, empty)
+			b.ReportMetric(float64(table.Microseconds())/1000, "ls-table-ms")
+			b.ReportMetric(float64(table)/float64(ls), "table/json")
+			b.Logf("%s: native list %v, leasectl ls %v (%.2fx), -o table %v (%.2fx the JSON) for %d leases; ls of nothing %v",
+				bk.name, native, ls, float64(ls)/float64(native), table, float64(table)/float64(ls), benchLeases, empty)
 		})
 	}
 }

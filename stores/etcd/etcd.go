@@ -39,6 +39,7 @@ var (
 	_ stores.Watcher   = (*Store)(nil)
 	_ stores.Historian = (*Store)(nil)
 	_ stores.Deleter   = (*Store)(nil)
+	_ stores.Scanner   = (*Store)(nil)
 )
 
 const (
@@ -61,7 +62,7 @@ const (
 )
 
 // Store is a stores.Store backed by etcd, with the optional capabilities
-// stores.Watcher, stores.Historian and stores.Deleter. It is safe for
+// stores.Watcher, stores.Historian, stores.Deleter and stores.Scanner. It is safe for
 // concurrent use.
 type Store struct {
 	cli      *clientv3.Client
@@ -220,9 +221,21 @@ func (s *Store) list(ctx context.Context, prefix string) ([]stores.Entry, int64,
 	start, end := prefixRange(prefix)
 	var lastErr error
 	for range listAttempts {
-		entries, rev, err := s.listOnce(ctx, start, end)
+		var out []stores.Entry
+		rev, err := s.pages(ctx, start, end, func(kvs []*mvccpb.KeyValue, count int64) error {
+			if out == nil {
+				out = make([]stores.Entry, 0, min(count, int64(maxPageSize)))
+			}
+			for _, kv := range kvs {
+				out = append(out, entry(kv))
+			}
+			return nil
+		})
 		if err == nil {
-			return entries, rev, nil
+			if out == nil {
+				out = []stores.Entry{}
+			}
+			return out, rev, nil
 		}
 		lastErr = err
 		// Only a compaction between pages is worth a fresh start.
@@ -233,35 +246,75 @@ func (s *Store) list(ctx context.Context, prefix string) ([]stores.Entry, int64,
 	return nil, 0, s.wrap("list", prefix, lastErr)
 }
 
-// listOnce reads [start, end) page by page at the first page's revision. On
-// error it returns the snapshot revision if one was fixed.
-func (s *Store) listOnce(ctx context.Context, start, end string) ([]stores.Entry, int64, error) {
-	var (
-		out []stores.Entry
-		rev int64
-		key = start
-	)
+// Scan calls fn with every key under prefix (every key for ""), sorted by
+// key (stores.Scanner): page by page as List reads them, all pages at the
+// revision of the first, so fn sees one consistent snapshot, and no more
+// than two pages are held at a time (the next page is read while fn takes
+// the entries of this one). Unlike List, Scan cannot start over once fn has
+// seen entries: when a compaction overtakes the snapshot's revision between
+// two pages, it returns an error matching rpctypes.ErrCompacted.
+func (s *Store) Scan(ctx context.Context, prefix string, fn func(stores.Entry) error) error {
+	start, end := prefixRange(prefix)
+	var fnErr error
+	_, err := s.pages(ctx, start, end, func(kvs []*mvccpb.KeyValue, _ int64) error {
+		for _, kv := range kvs {
+			if fnErr = fn(entry(kv)); fnErr != nil {
+				return fnErr
+			}
+		}
+		return nil
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return s.wrap("scan", prefix, err)
+	}
+	return nil
+}
+
+// pages reads [start, end) page by page at the first page's revision and
+// passes each page's key-values to yield, with the number of keys the
+// range holds (the first page's count). The next page is asked for while
+// yield takes this one: the round trip overlaps the caller's work. It
+// returns the snapshot's revision, also with an error once one was fixed.
+// An error from yield stops the reading and is returned as it is.
+func (s *Store) pages(ctx context.Context, start, end string, yield func(kvs []*mvccpb.KeyValue, count int64) error) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(s.pageSize))
+	if err != nil {
+		return 0, err
+	}
+	rev, count := resp.Header.Revision, resp.Count
+	type page struct {
+		resp *clientv3.GetResponse
+		err  error
+	}
+	next := make(chan page, 1)
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(s.pageSize)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
+		more := resp.More && len(resp.Kvs) > 0
+		if more {
+			// The next page starts right after the last key of this one.
+			key := string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+			go func() {
+				resp, err := s.cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(s.pageSize), clientv3.WithRev(rev))
+				next <- page{resp, err}
+			}()
 		}
-		resp, err := s.cli.Get(ctx, key, opts...)
-		if err != nil {
-			return nil, rev, err
+		err := yield(resp.Kvs, count)
+		if err != nil || !more {
+			if more {
+				cancel()
+				<-next // the request in flight ends with ctx
+			}
+			return rev, err
 		}
-		if rev == 0 {
-			rev = resp.Header.Revision
-			out = make([]stores.Entry, 0, min(resp.Count, int64(maxPageSize)))
+		p := <-next
+		if p.err != nil {
+			return rev, p.err
 		}
-		for _, kv := range resp.Kvs {
-			out = append(out, entry(kv))
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return out, rev, nil
-		}
-		// The next page starts right after the last key of this one.
-		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		resp = p.resp
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 )
 
 // capabilities are the optional capabilities an etcd store implements.
-var capabilities = storetest.Capabilities{Watch: true, History: true, Delete: true}
+var capabilities = storetest.Capabilities{Watch: true, History: true, Delete: true, Scan: true}
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, capabilities, func(t *testing.T) stores.Store { return newStore(t) })

@@ -140,6 +140,10 @@ type snapshot struct {
 	checked bool // a check was answered
 }
 
+// maxPresize bounds the entries a snapshot makes room for at once, whatever
+// the consumer says is pending.
+const maxPresize = 1 << 20
+
 // snapshotItem is one entry delivered for a key; live is false for a marker.
 type snapshotItem struct {
 	entry stores.Entry
@@ -159,6 +163,12 @@ func (sn *snapshot) add(e jetstream.KeyValueEntry) {
 	sn.seen = max(sn.seen, e.Revision())
 	if !strings.HasPrefix(e.Key(), sn.prefix) {
 		return
+	}
+	if sn.items == nil {
+		// The first entry says how many more the consumer has to deliver:
+		// size the snapshot once rather than grow it by copies, each of
+		// which touches fresh memory.
+		sn.items = make([]snapshotItem, 0, min(e.Delta(), maxPresize)+1)
 	}
 	if e.Operation() == jetstream.KeyValuePut {
 		sn.items = append(sn.items, snapshotItem{entry(e.Key(), e.Value(), e.Revision()), true})
@@ -256,23 +266,45 @@ func (c *catchUp) stop() {
 	}
 }
 
-// entries returns the live entries sorted by key: of the entries delivered
-// for a key (more than one when it was written while the snapshot was read),
-// the one with the highest revision, unless that is a marker.
-func (sn *snapshot) entries() []stores.Entry {
+// sort orders the items by key, and the items of one key by revision.
+func (sn *snapshot) sort() {
 	slices.SortFunc(sn.items, func(a, b snapshotItem) int {
 		if c := strings.Compare(a.entry.Key, b.entry.Key); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.entry.Revision, b.entry.Revision)
 	})
+}
+
+// entries returns the live entries sorted by key: of the entries delivered
+// for a key (more than one when it was written while the snapshot was read),
+// the one with the highest revision, unless that is a marker.
+func (sn *snapshot) entries() []stores.Entry {
 	out := make([]stores.Entry, 0, len(sn.items))
-	for i, it := range sn.items {
-		if it.live && (i+1 == len(sn.items) || sn.items[i+1].entry.Key != it.entry.Key) {
-			out = append(out, it.entry)
+	sn.each(func(e stores.Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out
+}
+
+// each calls fn with the live entries sorted by key, as entries returns
+// them, and lets go of each item once fn has it: the snapshot shrinks as
+// it is consumed. An error from fn stops it and is returned.
+func (sn *snapshot) each(fn func(stores.Entry) error) error {
+	sn.sort()
+	items := sn.items
+	sn.items = nil
+	for i, it := range items {
+		last := i+1 == len(items) || items[i+1].entry.Key != it.entry.Key
+		items[i] = snapshotItem{}
+		if it.live && last {
+			if err := fn(it.entry); err != nil {
+				return err
+			}
 		}
 	}
-	return out
+	return nil
 }
 
 // List returns every live key under prefix with its value and revision,
@@ -290,22 +322,48 @@ func (sn *snapshot) entries() []stores.Entry {
 // caught up within the JetStream context's default timeout; never a partial
 // list.
 func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error) {
-	filter, ok := subjectFilter(prefix)
-	if !ok {
-		return []stores.Entry{}, nil
-	}
-	barrier, err := s.lastSequence(ctx, filter)
+	sn, err := s.takeSnapshot(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("natskv: list %q: %w", prefix, err)
 	}
+	return sn.entries(), nil
+}
+
+var _ stores.Scanner = (*Store)(nil)
+
+// Scan calls fn with every live key under prefix, sorted by key
+// (stores.Scanner): the snapshot List takes, with the same guarantees,
+// passed on entry by entry once it is complete, and let go of as it is
+// passed on. The snapshot must be whole before its first entry can be
+// known (the consumer delivers in stream order), so Scan holds what List
+// holds, but not a second copy of it; fn runs once the consumer is gone.
+func (s *Store) Scan(ctx context.Context, prefix string, fn func(stores.Entry) error) error {
+	sn, err := s.takeSnapshot(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("natskv: scan %q: %w", prefix, err)
+	}
+	return sn.each(fn)
+}
+
+// takeSnapshot reads the complete snapshot of the keys under prefix, for List
+// and Scan.
+func (s *Store) takeSnapshot(ctx context.Context, prefix string) (*snapshot, error) {
+	filter, ok := subjectFilter(prefix)
+	if !ok {
+		return newSnapshot(prefix, 0), nil
+	}
+	barrier, err := s.lastSequence(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
 	if barrier == 0 {
-		return []stores.Entry{}, nil // no message matches the filter
+		return newSnapshot(prefix, 0), nil // no message matches the filter
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w, err := s.kv.Watch(wctx, filter)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("natskv: list %q: %w", prefix, err)
+		return nil, err
 	}
 	defer watch{w: w, cancel: cancel}.stop()
 	sn := newSnapshot(prefix, barrier)
@@ -315,25 +373,25 @@ func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error)
 		deadline, recheck := cu.channels()
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("natskv: list %q: %w", prefix, context.Cause(ctx))
+			return nil, context.Cause(ctx)
 		case <-deadline:
-			return nil, fmt.Errorf("natskv: list %q: %w", prefix, sn.behind(cu.limit))
+			return nil, sn.behind(cu.limit)
 		case <-recheck:
 			if err := sn.check(ctx, s, filter); err != nil {
-				return nil, fmt.Errorf("natskv: list %q: %w", prefix, err)
+				return nil, err
 			}
 			if sn.complete() {
-				return sn.entries(), nil
+				return sn, nil
 			}
 			cu.checked()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, fmt.Errorf("natskv: list %q: %w before the snapshot was complete", prefix, errWatchEnded)
+				return nil, fmt.Errorf("%w before the snapshot was complete", errWatchEnded)
 			}
 			sn.add(e)
 			switch {
 			case sn.complete():
-				return sn.entries(), nil
+				return sn, nil
 			case !sn.catchingUp():
 			case cu == nil:
 				cu = newCatchUp(s.catchUpLimit())

@@ -28,7 +28,7 @@ func BenchmarkList10k(b *testing.B) {
 			b.Fatalf("Txn(plant %d..) = %v, %v, %+v", i, ok, err, resp)
 		}
 	}
-	s, err := consul.New(client)
+	s, err := consul.New(apiConfig(b, a, "", nil))
 	if err != nil {
 		b.Fatal(err)
 	}

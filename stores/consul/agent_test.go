@@ -52,9 +52,9 @@ func sharedAgent(t testing.TB) *consultest.Agent {
 	return shared.agent
 }
 
-// apiClient returns an api client for a with token (may be empty), sending
-// its requests through rt when rt is not nil.
-func apiClient(t testing.TB, a *consultest.Agent, token string, rt http.RoundTripper) *api.Client {
+// apiConfig returns an api client configuration for a with token (may be
+// empty), sending its requests through rt when rt is not nil.
+func apiConfig(t testing.TB, a *consultest.Agent, token string, rt http.RoundTripper) *api.Config {
 	t.Helper()
 	cfg := a.Config()
 	cfg.Token = token
@@ -63,6 +63,14 @@ func apiClient(t testing.TB, a *consultest.Agent, token string, rt http.RoundTri
 	if rt != nil {
 		cfg.HttpClient = &http.Client{Transport: rt}
 	}
+	return cfg
+}
+
+// apiClient returns an api client for a with token (may be empty), sending
+// its requests through rt when rt is not nil.
+func apiClient(t testing.TB, a *consultest.Agent, token string, rt http.RoundTripper) *api.Client {
+	t.Helper()
+	cfg := apiConfig(t, a, token, rt)
 	c, err := api.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("api.NewClient(%s) = %v", cfg.Address, err)
@@ -83,7 +91,7 @@ func newStore(t testing.TB, opts ...consul.Option) *consul.Store {
 	t.Helper()
 	a := sharedAgent(t)
 	wipe(t, a)
-	s, err := consul.New(apiClient(t, a, "", nil), opts...)
+	s, err := consul.New(apiConfig(t, a, "", nil), opts...)
 	if err != nil {
 		t.Fatalf("consul.New() = %v", err)
 	}

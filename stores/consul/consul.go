@@ -27,9 +27,14 @@
 // refuses such paths), or be invalid UTF-8 (JSON would rewrite it).
 // Such keys fail with stores.ErrInvalidKey before anything is sent.
 //
-// New wraps an api client the caller builds; Dial builds one from a Config
-// (address, token, TLS, with Consul's environment variables as defaults) and
-// checks that the agent answers.
+// New builds a Store from an api.Config the caller fills in; Dial builds
+// one from a Config (address, token, TLS, with Consul's environment
+// variables as defaults) and checks that the agent answers.
+//
+// Listings (List, Scan and every query of a watch) are decoded pair by pair
+// as the agent's answer arrives, from GETs the driver sends itself with the
+// api client's settings; see http.go and decode.go. A watch of a large
+// prefix follows it with several blocking queries at once; see watch.go.
 package consul
 
 import (
@@ -38,7 +43,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -52,6 +56,7 @@ import (
 var (
 	_ stores.Store   = (*Store)(nil)
 	_ stores.Watcher = (*Store)(nil)
+	_ stores.Scanner = (*Store)(nil)
 	_ stores.Deleter = (*Store)(nil)
 )
 
@@ -86,14 +91,25 @@ const (
 )
 
 // Store is a stores.Store on a Consul agent's KV store, with the optional
-// capabilities stores.Watcher, stores.Deleter and stores.KeyChecker. It is
-// safe for concurrent use.
+// capabilities stores.Watcher, stores.Scanner, stores.Deleter and
+// stores.KeyChecker. It is safe for concurrent use.
 type Store struct {
-	client   *api.Client
-	kv       *api.KV
-	wait     time.Duration
-	retryMin time.Duration
-	retryMax time.Duration
+	client *api.Client
+	kv     *api.KV
+	// cfg is the client's configuration as api.NewClient completed it (the
+	// api client keeps its own copy private): the driver's own GETs use it.
+	cfg api.Config
+	// compress lets the transport ask the agent for gzip; off for an agent
+	// on this machine, where compressing costs the agent more than it saves.
+	compress bool
+
+	wait      time.Duration
+	retryMin  time.Duration
+	retryMax  time.Duration
+	maxShards int
+	shardKeys int
+	guardGap  time.Duration
+	onPlan    func([]shardSpec) // tests: each plan of a sharded watch
 }
 
 // Option configures a Store.
@@ -125,17 +141,33 @@ func WithRetryBackoff(minDelay, maxDelay time.Duration) Option {
 	}
 }
 
-// New returns a Store that uses client. It does not contact the agent.
-func New(client *api.Client, opts ...Option) (*Store, error) {
-	if client == nil {
-		return nil, errors.New("consul: nil client")
+// New returns a Store on the agent that cfg describes. It builds the api
+// client with api.NewClient, which fills cfg's empty fields from Consul's
+// environment variables (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, …) and
+// defaults, on a copy: cfg itself is not changed. It does not contact the
+// agent. New takes a configuration rather than a client because an
+// api.Client does not expose its own, and the driver sends its listings
+// itself with the same settings (to decode them as they arrive).
+func New(cfg *api.Config, opts ...Option) (*Store, error) {
+	if cfg == nil {
+		return nil, errors.New("consul: nil api configuration")
+	}
+	c := *cfg
+	client, err := api.NewClient(&c) // completes c: address, scheme, HTTP client, token
+	if err != nil {
+		return nil, fmt.Errorf("consul: client for %s: %w", cfg.Address, err)
 	}
 	s := &Store{
-		client:   client,
-		kv:       client.KV(),
-		wait:     DefaultWatchWait,
-		retryMin: DefaultRetryMin,
-		retryMax: DefaultRetryMax,
+		client:    client,
+		kv:        client.KV(),
+		cfg:       c,
+		compress:  !isLoopback(c.Address),
+		wait:      DefaultWatchWait,
+		retryMin:  DefaultRetryMin,
+		retryMax:  DefaultRetryMax,
+		maxShards: DefaultWatchShards,
+		shardKeys: shardKeys,
+		guardGap:  guardGap,
 	}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
@@ -254,47 +286,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("consul: delete %q: %w", key, classify(err))
 	}
 	return nil
-}
-
-// List returns every key under prefix (all keys for ""), a plain string
-// prefix, with values and revisions, sorted by key, in one request
-// (GET ?recurse). It returns an error matching ErrPermissionDenied when the
-// agent says it hid some of those keys from the ACL token, rather than a
-// silently partial list. The agent says so only to a known token: with no
-// token (the anonymous token) a list it may not read comes back partial or
-// empty, without an error.
-func (s *Store) List(ctx context.Context, prefix string) ([]stores.Entry, error) {
-	if err := checkPrefix("list", prefix); err != nil {
-		return nil, err
-	}
-	list, _, err := s.list(ctx, prefix, nil)
-	if err != nil {
-		return nil, fmt.Errorf("consul: list %q: %w", prefix, err)
-	}
-	return list, nil
-}
-
-// list runs one (possibly blocking) recursive GET and returns the sorted
-// entries with the query's index.
-func (s *Store) list(ctx context.Context, prefix string, q *api.QueryOptions) ([]stores.Entry, uint64, error) {
-	if q == nil {
-		q = &api.QueryOptions{}
-	}
-	pairs, meta, err := s.kv.List(prefix, q.WithContext(ctx))
-	if err != nil {
-		return nil, 0, classify(err)
-	}
-	if meta.ResultsFilteredByACLs {
-		return nil, 0, fmt.Errorf("%w: the token cannot read every key under the prefix", ErrPermissionDenied)
-	}
-	list := make([]stores.Entry, 0, len(pairs))
-	for _, p := range pairs {
-		list = append(list, entry(p))
-	}
-	// The agent answers in key order already (a radix tree); sorting sorted
-	// input is linear and keeps the contract independent of that.
-	slices.SortFunc(list, func(a, b stores.Entry) int { return strings.Compare(a.Key, b.Key) })
-	return list, meta.LastIndex, nil
 }
 
 // classify wraps an api client error so that ACL refusals match

@@ -19,7 +19,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true},
+	storetest.Run(t, storetest.Capabilities{Watch: true, Delete: true, Scan: true},
 		func(t *testing.T) stores.Store { return newStore(t) })
 }
 
@@ -131,7 +131,7 @@ func TestUpdateRevisionZeroWritesNothing(t *testing.T) {
 	ct := newCountingTransport()
 	a := sharedAgent(t)
 	wipe(t, a)
-	s, err := consul.New(apiClient(t, a, "", ct))
+	s, err := consul.New(apiConfig(t, a, "", ct))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +157,7 @@ func TestUpdateRevisionZeroWritesNothing(t *testing.T) {
 // TestInvalidKeys sends nothing: the store points at an address where
 // nothing listens, so any request would fail with another error.
 func TestInvalidKeys(t *testing.T) {
-	c, err := api.NewClient(&api.Config{Address: deadAddr(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := consul.New(c)
+	s, err := consul.New(&api.Config{Address: deadAddr(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +265,7 @@ func TestRoundTrips(t *testing.T) {
 	ct := newCountingTransport()
 	a := sharedAgent(t)
 	wipe(t, a)
-	s, err := consul.New(apiClient(t, a, "", ct))
+	s, err := consul.New(apiConfig(t, a, "", ct))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,10 +309,7 @@ func ignore(err, want error) error {
 }
 
 func TestOptions(t *testing.T) {
-	c, err := api.NewClient(&api.Config{Address: deadAddr(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := &api.Config{Address: deadAddr(t)}
 	for _, tc := range []struct {
 		name string
 		opt  consul.Option
@@ -330,14 +323,17 @@ func TestOptions(t *testing.T) {
 		{"backoff/equal", consul.WithRetryBackoff(time.Second, time.Second), true},
 		{"backoff/inverted", consul.WithRetryBackoff(time.Second, time.Millisecond), false},
 		{"backoff/zero", consul.WithRetryBackoff(0, time.Second), false},
+		{"shards/one", consul.WithWatchShards(1), true},
+		{"shards/many", consul.WithWatchShards(150), true},
+		{"shards/zero", consul.WithWatchShards(0), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := consul.New(c, tc.opt)
+			_, err := consul.New(cfg, tc.opt)
 			if (err == nil) != tc.ok {
-				t.Errorf("New(client, %s) = %v, want ok=%v", tc.name, err, tc.ok)
+				t.Errorf("New(cfg, %s) = %v, want ok=%v", tc.name, err, tc.ok)
 			}
 			if err != nil && !strings.HasPrefix(err.Error(), "consul: ") {
-				t.Errorf("New(client, %s) error %q lacks the consul: prefix", tc.name, err)
+				t.Errorf("New(cfg, %s) error %q lacks the consul: prefix", tc.name, err)
 			}
 		})
 	}
@@ -417,11 +413,7 @@ func TestUnreachable(t *testing.T) {
 				t.Errorf("Dial(%s) = %v, errors.Is(DeadlineExceeded) = %v, want %v", tc.addr, err, !tc.deadline, tc.deadline)
 			}
 
-			c, err := api.NewClient(&api.Config{Address: tc.addr})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := consul.New(c)
+			s, err := consul.New(&api.Config{Address: tc.addr})
 			if err != nil {
 				t.Fatal(err)
 			}

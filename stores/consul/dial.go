@@ -17,10 +17,10 @@ const (
 	DefaultAddress = "127.0.0.1:8500"
 
 	// maxIdleConnsPerHost lets Dial's client keep one connection per
-	// concurrent caller (many leases of one process, the console's watches)
-	// instead of the api default of GOMAXPROCS+1, which makes every extra
-	// concurrent request open and close a socket.
-	maxIdleConnsPerHost = 64
+	// concurrent caller (many leases of one process, the blocking queries of
+	// the console's watches) instead of the api default of GOMAXPROCS+1,
+	// which makes every extra concurrent request open and close a socket.
+	maxIdleConnsPerHost = DefaultWatchShards + 28
 )
 
 // Config says how to reach a Consul agent. Empty fields follow Consul's own
@@ -70,15 +70,11 @@ func Dial(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := api.NewClient(ac)
-	if err != nil {
-		return nil, fmt.Errorf("consul: dial %s: %w", ac.Address, err)
-	}
-	s, err := New(client, opts...)
+	s, err := New(ac, opts...)
 	if err != nil {
 		return nil, err
 	}
-	leader, err := client.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
+	leader, err := s.client.Status().LeaderWithQueryOptions((&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("consul: dial %s: %w", ac.Address, classify(err))
 	}

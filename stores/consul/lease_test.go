@@ -18,7 +18,7 @@ func TestTryAcquireRoundTrips(t *testing.T) {
 	ct := newCountingTransport()
 	a := sharedAgent(t)
 	wipe(t, a)
-	s, err := consul.New(apiClient(t, a, "", ct))
+	s, err := consul.New(apiConfig(t, a, "", ct))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,16 +99,23 @@ func TestWatch(t *testing.T) {
 
 // mirror is a watch consumer that keeps the state the contract promises:
 // drop everything on EventReset, apply puts and deletes.
+// It also notes what breaks the order the driver promises: a snapshot not
+// sorted by key, a key's puts not in revision order.
 type mirror struct {
 	mu      sync.Mutex
 	state   map[string]string
 	kinds   []stores.EventKind
 	lastErr error
 	changed chan struct{} // capacity 1
+
+	revs     map[string]uint64 // the last revision put, per key
+	snapshot bool              // between a Reset (or the start) and Synced
+	lastKey  string            // the last key of the snapshot so far
+	disorder []string          // what broke the order
 }
 
 func follow(ch <-chan stores.Event) *mirror {
-	m := &mirror{state: map[string]string{}, changed: make(chan struct{}, 1)}
+	m := &mirror{state: map[string]string{}, changed: make(chan struct{}, 1), revs: map[string]uint64{}, snapshot: true}
 	go func() {
 		for ev := range ch {
 			m.mu.Lock()
@@ -116,8 +123,23 @@ func follow(ch <-chan stores.Event) *mirror {
 			switch ev.Kind {
 			case stores.EventReset:
 				clear(m.state)
+				clear(m.revs)
+				m.snapshot, m.lastKey = true, ""
+			case stores.EventSynced:
+				m.snapshot = false
 			case stores.EventPut:
-				m.state[ev.Entry.Key] = string(ev.Entry.Value)
+				k := ev.Entry.Key
+				if m.snapshot && k <= m.lastKey && len(m.state) > 0 {
+					m.disorder = append(m.disorder, fmt.Sprintf("snapshot: %q after %q", k, m.lastKey))
+				}
+				if m.snapshot {
+					m.lastKey = k
+				}
+				if rev, ok := m.revs[k]; ok && ev.Entry.Revision <= rev {
+					m.disorder = append(m.disorder, fmt.Sprintf("%q: revision %d after %d", k, ev.Entry.Revision, rev))
+				}
+				m.revs[k] = ev.Entry.Revision
+				m.state[k] = string(ev.Entry.Value)
 			case stores.EventDelete:
 				delete(m.state, ev.Entry.Key)
 			case stores.EventError:
@@ -184,10 +206,16 @@ func listState(t *testing.T, s stores.Store, prefix string) map[string]string {
 // The watch must report errors while the agent is down, then reset and
 // resynchronise, so that the consumer's state equals the new agent's.
 func TestWatchAgentRestart(t *testing.T) {
+	for _, mode := range watchModes {
+		t.Run(mode.name, func(t *testing.T) { testWatchAgentRestart(t, mode.opts) })
+	}
+}
+
+func testWatchAgentRestart(t *testing.T, opts []consul.Option) {
 	a := consultest.Start(t)
 	first := a.Startup()
 
-	s, err := consul.New(apiClient(t, a, "", nil), consul.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond))
+	s, err := consul.New(apiConfig(t, a, "", nil), append(opts, consul.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +269,18 @@ func TestWatchAgentRestart(t *testing.T) {
 // running watch: the answer's index goes backwards without any failed query,
 // so the watch must reset and resynchronise to the restored state.
 func TestWatchSnapshotRestore(t *testing.T) {
+	for _, mode := range watchModes {
+		t.Run(mode.name, func(t *testing.T) { testWatchSnapshotRestore(t, mode.opts) })
+	}
+}
+
+func testWatchSnapshotRestore(t *testing.T, opts []consul.Option) {
 	a := consultest.Start(t)
 	t.Logf("agent up in %v", a.Startup())
 	client := apiClient(t, a, "", nil)
 	// A restore that lands between two blocking queries is only seen when
 	// the next one's wait ends; a short wait bounds that.
-	s, err := consul.New(client, consul.WithWatchWait(2*time.Second))
+	s, err := consul.New(apiConfig(t, a, "", nil), append(opts, consul.WithWatchWait(2*time.Second))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,6 +321,9 @@ func TestWatchSnapshotRestore(t *testing.T) {
 	defer m.mu.Unlock()
 	if n := m.count(stores.EventError); n != 0 {
 		t.Errorf("%d EventError during a restore, want none (events %v)", n, m.kinds)
+	}
+	if len(m.disorder) > 0 {
+		t.Errorf("out of order: %q", m.disorder)
 	}
 	t.Logf("events across the restore: %v (%v after the restore began)", m.kinds, time.Since(start))
 }

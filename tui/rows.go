@@ -2,7 +2,6 @@ package tui
 
 import (
 	"math"
-	"strings"
 	"time"
 
 	"github.com/leasectl/leasectl/lease"
@@ -18,11 +17,13 @@ type rowKey struct{ store, key string }
 type row struct {
 	store string
 	entry stores.Entry
-	// status is the classification at the time of the last change or state
-	// transition; the table re-classifies visible rows at render time.
+	// status is the classification, kept current by rowSet: taken when the
+	// row changed and again when the clock passes a moment at which it may
+	// change (rowSet.tick).
 	status lease.Status
-	// search is the lower-cased text the filter matches against.
-	search string
+	// text says which of the texts the filter matches are their own
+	// lower-case form, so that matching them needs no lower-cased copy.
+	text textFlags
 	// changedAt is when the row's revision last changed after its store's
 	// initial snapshot; zero when it has not.
 	changedAt time.Time
@@ -39,6 +40,50 @@ func (r *row) holder() string {
 		return r.status.Record.HolderID
 	}
 	return ""
+}
+
+// textFlags describe a row's store, key and holder for the filter.
+type textFlags uint8
+
+const (
+	// storeLower, keyLower and holderLower: the text is ASCII without
+	// capital letters, so it is its own lower-case form.
+	storeLower textFlags = 1 << iota
+	keyLower
+	holderLower
+	// shown: the screen shows the key or the holder otherwise than their
+	// bytes (shownText is not empty).
+	shown
+)
+
+// textFlagsOf returns the flags of a row of store whose key and holder are
+// given.
+func textFlagsOf(store, key, holder string) textFlags {
+	var f textFlags
+	if lowerASCII(store) {
+		f |= storeLower
+	}
+	if lowerASCII(key) {
+		f |= keyLower
+	}
+	if lowerASCII(holder) {
+		f |= holderLower
+	}
+	if shownText(key, holder) != "" {
+		f |= shown
+	}
+	return f
+}
+
+// lowerASCII reports whether s is ASCII without capital letters:
+// strings.ToLower(s) == s, found without building it.
+func lowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // shownText is what the screen shows of a key and a holder where that
@@ -78,9 +123,12 @@ type rowSet struct {
 	overflow bool
 	// seq numbers changes and touches.
 	seq uint64
-	// nextTransition is the earliest expiry of a held row: until then no
-	// row changes state by the clock alone.
+	// nextTransition is the earliest second at which a row's
+	// classification may change by the clock alone (see transition): until
+	// then no row is classified again. lastTick is the second of the last
+	// tick, to notice a clock that went back.
 	nextTransition uint64
+	lastTick       uint64
 	// maxRev is the largest revision seen, to size the revision column.
 	maxRev uint64
 }
@@ -110,7 +158,7 @@ func (s *rowSet) put(store string, e stores.Entry, now time.Time, mark bool) boo
 	}
 	st := lease.Classify(e.Value, now, s.th)
 	r := &row{store: store, entry: e, status: st, seq: s.seq}
-	r.search = strings.ToLower(store + "\x00" + e.Key + "\x00" + r.holder() + shownText(e.Key, r.holder()))
+	r.text = textFlagsOf(store, e.Key, r.holder())
 	if !ok {
 		s.count[store]++
 	}
@@ -120,9 +168,8 @@ func (s *rowSet) put(store string, e stores.Entry, now time.Time, mark bool) boo
 	s.rows[k] = r
 	s.log(old, r)
 	s.maxRev = max(s.maxRev, e.Revision)
-	if st.State == lease.Held {
-		s.nextTransition = min(s.nextTransition, st.Record.ExpiresAtUnix)
-	}
+	n := lease.UnixSeconds(now)
+	s.nextTransition = min(s.nextTransition, s.transition(st, n))
 	return true
 }
 
@@ -222,28 +269,58 @@ func (s *rowSet) sweep(store string, since uint64) {
 	}
 }
 
-// tick re-classifies the rows whose lease expired by now, when any has. It
-// costs one comparison per call until the earliest expiry passes, then one
-// pass over the rows; it reports whether a row changed state.
+// transition returns the first second later than after at which Classify
+// may judge the value behind st otherwise than st, by the clock alone
+// (math.MaxUint64: none). Two terms of the classification
+// (docs/design.md §4) depend on the clock: a held lease expires at its
+// expires_at, and a record acquired in the viewer's future is skewed until
+// acquired_at comes within the skew tolerance. Rows are classified again
+// only when one of these moments passes, not at every frame.
+func (s *rowSet) transition(st lease.Status, after uint64) uint64 {
+	next := uint64(math.MaxUint64)
+	if st.State == lease.Held && st.Record.ExpiresAtUnix > after {
+		next = st.Record.ExpiresAtUnix
+	}
+	if st.Flags.Has(lease.Skewed) {
+		tol := uint64(s.th.SkewTolerance / time.Second)
+		if at := st.Record.AcquiredAtUnix - min(tol, st.Record.AcquiredAtUnix); at > after {
+			next = min(next, at)
+		}
+	}
+	return next
+}
+
+// tick classifies again the rows whose classification may have changed
+// since the last tick (see transition), when any may have; after a clock
+// that went back, every row whose state depends on the clock. It costs one
+// comparison per call until the earliest transition passes, then one pass
+// over the rows; it reports whether a row changed.
 func (s *rowSet) tick(now time.Time) bool {
 	n := lease.UnixSeconds(now)
-	if n < s.nextTransition {
+	prev, back := s.lastTick, n < s.lastTick
+	s.lastTick = n
+	if n < s.nextTransition && !back {
 		return false
 	}
 	next := uint64(math.MaxUint64)
 	changed := false
 	for k, r := range s.rows {
-		if r.status.State != lease.Held {
+		if r.status.State != lease.Held && r.status.State != lease.Expired {
 			continue
 		}
-		if r.status.Record.LiveAt(n) {
-			next = min(next, r.status.Record.ExpiresAtUnix)
+		if !back && s.transition(r.status, prev) > n {
+			next = min(next, s.transition(r.status, n))
+			continue
+		}
+		st := lease.Classify(r.entry.Value, now, s.th)
+		next = min(next, s.transition(st, n))
+		if st.State == r.status.State && st.Flags == r.status.Flags {
 			continue
 		}
 		// A new row, not a change in place: the index still sorts by the
 		// old one.
 		nr := *r
-		nr.status = lease.Classify(r.entry.Value, now, s.th)
+		nr.status = st
 		s.rows[k] = &nr
 		s.log(r, &nr)
 		changed = true

@@ -417,7 +417,7 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 		case colStore:
 			text = safetext.Clean(r.store)
 		case colKey:
-			text = safetext.Truncate(safetext.Key(r.entry.Key), c.width)
+			text = elideKey(safetext.Key(r.entry.Key), c.width)
 		case colState:
 			text, cs = st.State.String(), t.inks.state[st.State][sel]
 		case colHolder:
@@ -460,6 +460,22 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 		return b.String()
 	}
 	return ansi.Truncate(b.String(), t.width, "")
+}
+
+// elideKey fits a key, as the screen shows it (safetext.Key), into width
+// cells by cutting out its middle, as ls -o table does: the end keeps at
+// least half the cells, and the whole last segment (from the last '/' or
+// '.') when it fits, so that keys that differ only at their end — the
+// leases of one folder — stay apart.
+func elideKey(key string, width int) string {
+	if safetext.Width(key) <= width {
+		return key
+	}
+	tail := (width - 1) / 2
+	if i := strings.LastIndexAny(key, "/."); i >= 0 {
+		tail = max(tail, safetext.Width(key[i:]))
+	}
+	return safetext.Elide(key, width, tail)
 }
 
 // flags writes the flag tags in a cell of width w.

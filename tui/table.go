@@ -378,7 +378,7 @@ func (t table) header(specs []colSpec) string {
 // marked reports whether r carries the change mark: it changed in the last
 // changeMark.
 func (t table) marked(r *row) bool {
-	return !r.changedAt.IsZero() && t.now.Sub(r.changedAt) < changeMark
+	return r.changedAt != 0 && t.now.Sub(r.changed()) < changeMark
 }
 
 // renderRow renders one row: its classification is the row set's, kept

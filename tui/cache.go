@@ -109,3 +109,55 @@ func (c *frameCache) splice(box []string, x, y, boxW, width int) string {
 	// A box taller than the screen is cut at its bottom edge.
 	return b.String()
 }
+
+// chromeCache holds the lines around the body as last rendered — the title,
+// the filter line, the status line and the key help — each for the inputs
+// it was rendered from: most messages change none of them.
+type chromeCache struct {
+	title  cachedLine[titleKey]
+	filter cachedLine[filterKey]
+	status cachedLine[statusKey]
+	help   cachedLine[helpKey]
+}
+
+// cachedLine is one line and the inputs it was rendered from.
+type cachedLine[K comparable] struct {
+	key  K
+	ok   bool
+	text string
+}
+
+// get returns the line for k, rendered again only when k changed.
+func (c *cachedLine[K]) get(k K, render func() string) string {
+	if !c.ok || c.key != k {
+		c.key, c.ok, c.text = k, true, render()
+	}
+	return c.text
+}
+
+// The inputs of each line, besides the options, which do not change.
+type (
+	titleKey struct {
+		width  int
+		styles uint64
+		leases int
+		sortBy column
+		desc   bool
+	}
+	filterKey struct {
+		width        int
+		styles       uint64
+		filter       string
+		shown, total int
+	}
+	statusKey struct {
+		width  int
+		styles uint64
+		kind   statusKind
+		text   string
+	}
+	helpKey struct {
+		width        int
+		styles, keys uint64
+	}
+)

@@ -167,8 +167,19 @@ func watchCmd(sess *session, b Backend, store string, watchGen int) tea.Cmd {
 	}
 }
 
-// nextEventsCmd waits for the next watch event and takes whatever else is
-// already queued, up to eventBatch. The model re-arms it after each batch.
+// batchWait is how long a batch of watch events stays open after its first
+// event for more to come. Bubble Tea renders the whole screen after every
+// message, so a batch per event would cost a frame per event: a driver that
+// hands events over one at a time (an unbuffered channel, a snapshot decoded
+// as it arrives) would sync 100,000 keys in tens of seconds. Waiting a few
+// milliseconds, well under a frame (1/60 s), makes the batches independent
+// of how the driver sends; a lone change reaches the screen at most this much
+// later.
+const batchWait = 4 * time.Millisecond
+
+// nextEventsCmd waits for the next watch event, then keeps taking events
+// until eventBatch of them or until batchWait has passed since the first.
+// The model re-arms it after each batch.
 func nextEventsCmd(ch <-chan stores.Event, store string, watchGen int) tea.Cmd {
 	return func() tea.Msg {
 		msg := eventsMsg{store: store, watchGen: watchGen}
@@ -178,7 +189,11 @@ func nextEventsCmd(ch <-chan stores.Event, store string, watchGen int) tea.Cmd {
 			return msg
 		}
 		msg.events = append(msg.events, ev)
+		first := time.Now()
+		var deadline <-chan time.Time
 		for len(msg.events) < eventBatch {
+			// What is queued comes first; the timer is set only when
+			// the channel runs dry, so a full buffer costs no timer.
 			select {
 			case ev, ok := <-ch:
 				if !ok {
@@ -186,7 +201,22 @@ func nextEventsCmd(ch <-chan stores.Event, store string, watchGen int) tea.Cmd {
 					return msg
 				}
 				msg.events = append(msg.events, ev)
+				continue
 			default:
+			}
+			if deadline == nil {
+				t := time.NewTimer(batchWait - time.Since(first))
+				defer t.Stop()
+				deadline = t.C
+			}
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					msg.closed = true
+					return msg
+				}
+				msg.events = append(msg.events, ev)
+			case <-deadline:
 				return msg
 			}
 		}

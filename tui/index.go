@@ -9,47 +9,137 @@ import (
 )
 
 // The table's index: the rows that match the filter, in the sort order. It
-// follows the row set's change log in place — a binary search and a move per
-// change — and is rebuilt from every row only after many changes or a new
-// filter or sort.
+// follows the row set's change log in place — one pass over the index per
+// batch of changes, however many — and is rebuilt from every row only when
+// the log overflowed or after a new filter or sort.
 
 // refresh brings the index up to date with rs: it applies rs's changes in
-// place (a binary search and a move per change) or, after many changes,
-// rebuilds it.
+// place or, when the change log overflowed, rebuilds it.
 func (t *table) refresh(rs *rowSet) {
 	changes, all := rs.takeChanges()
 	t.total = rs.len()
 	t.maxRev = rs.maxRev
 	switch {
-	case !t.built || all || len(changes) > max(len(t.index)/16, 64):
+	case !t.built || all:
 		t.rebuild(rs)
 		return
 	case len(changes) == 0:
 		return
 	}
 	terms := splitTerms(t.filter)
+	var gone, added []*row
 	for _, c := range changes {
-		if c.old != nil && matches(c.old, terms) {
-			t.remove(c.old)
+		oldIn := c.old != nil && matches(c.old, terms)
+		newIn := c.new != nil && matches(c.new, terms)
+		if oldIn && newIn && t.replace(c.old, c.new) {
+			continue
 		}
-		if c.new != nil && matches(c.new, terms) {
-			i, _ := slices.BinarySearchFunc(t.index, c.new, t.compare)
-			t.index = slices.Insert(t.index, i, c.new)
+		if oldIn {
+			gone = append(gone, c.old)
+		}
+		if newIn {
+			added = append(added, c.new)
 		}
 	}
+	gone, added = cancelTransient(gone, added)
+	t.removeRows(gone)
+	t.insertRows(added)
 	t.reselect(rs)
 }
 
-// remove takes r out of the index.
-func (t *table) remove(r *row) {
-	i, found := slices.BinarySearchFunc(t.index, r, t.compare)
-	if !found || t.index[i] != r {
-		// Not where its values say: look for the pointer itself.
-		if i = slices.Index(t.index, r); i < 0 {
-			return
-		}
+// replace puts new in old's place in the index when that is new's place in
+// the sort order too — the common change: a lease rewritten in place, its
+// key and so its row's position unchanged — and reports whether it did.
+func (t *table) replace(old, new *row) bool {
+	i, found := slices.BinarySearchFunc(t.index, old, t.compare)
+	if !found || t.index[i] != old {
+		return false // not in the index yet: added in this batch
 	}
-	t.index = slices.Delete(t.index, i, i+1)
+	if (i > 0 && t.compare(t.index[i-1], new) >= 0) || (i+1 < len(t.index) && t.compare(new, t.index[i+1]) >= 0) {
+		return false
+	}
+	t.index[i] = new
+	return true
+}
+
+// cancelTransient drops the rows that came and went within one batch of
+// changes: each was added by one change and replaced or removed by a later
+// one, so the index never held it. A row is added at most once and removed
+// at most once, after: rows are never changed once in the set.
+func cancelTransient(gone, added []*row) ([]*row, []*row) {
+	if len(gone) == 0 || len(added) == 0 {
+		return gone, added
+	}
+	pending := make(map[*row]bool, len(added))
+	for _, r := range added {
+		pending[r] = true
+	}
+	kept := gone[:0]
+	for _, r := range gone {
+		if pending[r] {
+			pending[r] = false
+			continue
+		}
+		kept = append(kept, r)
+	}
+	added = slices.DeleteFunc(added, func(r *row) bool { return !pending[r] })
+	return kept, added
+}
+
+// removeRows takes rows out of the index in one pass.
+func (t *table) removeRows(rows []*row) {
+	if len(rows) == 0 {
+		return
+	}
+	at := make([]int, 0, len(rows))
+	for _, r := range rows {
+		i, found := slices.BinarySearchFunc(t.index, r, t.compare)
+		if !found || t.index[i] != r {
+			// Not where its values say: look for the pointer itself.
+			if i = slices.Index(t.index, r); i < 0 {
+				continue
+			}
+		}
+		at = append(at, i)
+	}
+	slices.Sort(at)
+	at = slices.Compact(at)
+	// Close the gaps, moving each run between two removed rows once.
+	w := 0
+	for j, i := range at {
+		end := len(t.index)
+		if j+1 < len(at) {
+			end = at[j+1]
+		}
+		if j == 0 {
+			w = i
+		}
+		w += copy(t.index[w:], t.index[i+1:end])
+	}
+	clear(t.index[len(t.index)-len(at):])
+	t.index = t.index[:len(t.index)-len(at)]
+}
+
+// insertRows puts rows into the index in one pass: sorted, each finds its
+// place by a binary search, and the index's rows move once, from the end.
+func (t *table) insertRows(rows []*row) {
+	if len(rows) == 0 {
+		return
+	}
+	slices.SortFunc(rows, t.compare)
+	at := make([]int, len(rows))
+	for j, r := range rows {
+		at[j], _ = slices.BinarySearchFunc(t.index, r, t.compare)
+	}
+	n := len(t.index)
+	t.index = slices.Grow(t.index, len(rows))[:n+len(rows)]
+	// Fill from the end: the rows at or after at[j] move up by j+1.
+	end := n
+	for j := len(rows) - 1; j >= 0; j-- {
+		copy(t.index[at[j]+j+1:], t.index[at[j]:end])
+		t.index[at[j]+j] = rows[j]
+		end = at[j]
+	}
 }
 
 // rebuild filters and sorts every row, keeping the selection on the same
@@ -86,14 +176,84 @@ func (t *table) reselect(rs *rowSet) {
 func splitTerms(f string) []string { return strings.Fields(strings.ToLower(f)) }
 
 // matches reports whether r matches every filter term, each a substring of
-// the store, key, holder or state.
+// the store, key, holder or state (or of what the screen shows of the key
+// or holder), ignoring case.
 func matches(r *row, terms []string) bool {
 	for _, term := range terms {
-		if !strings.Contains(r.search, term) && !strings.Contains(r.status.State.String(), term) {
+		if !r.matches(term) {
 			return false
 		}
 	}
 	return true
+}
+
+// matches reports whether term, in lower case, is a substring of what
+// matches reports on. The row keeps no lower-cased copy of its texts: most
+// are their own lower-case form (row.text says which), and the others are
+// lower-cased here, as they are matched.
+func (r *row) matches(term string) bool {
+	if strings.Contains(r.status.State.String(), term) {
+		return true
+	}
+	holder := r.holder()
+	if strings.IndexByte(term, 0) >= 0 {
+		// The texts are matched one by one, as if joined by NULs: a term
+		// with a NUL in it may span two.
+		return strings.Contains(strings.ToLower(r.store+"\x00"+r.entry.Key+"\x00"+holder+shownText(r.entry.Key, holder)), term)
+	}
+	return containsLower(r.entry.Key, term, r.text&keyLower != 0) ||
+		containsLower(holder, term, r.text&holderLower != 0) ||
+		containsLower(r.store, term, r.text&storeLower != 0) ||
+		(r.text&shown != 0 && containsLower(shownText(r.entry.Key, holder), term, false))
+}
+
+// containsLower reports whether strings.ToLower(s) contains term; lower
+// says that s is its own lower-case form (lowerASCII).
+func containsLower(s, term string, lower bool) bool {
+	switch {
+	case lower:
+		return strings.Contains(s, term)
+	case isASCII(s):
+		// Lower-casing ASCII changes only capital letters, one for one.
+		return containsFoldASCII(s, term)
+	}
+	return strings.Contains(strings.ToLower(s), term)
+}
+
+// isASCII reports whether s is ASCII.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFoldASCII reports whether term is a substring of s, ASCII, with
+// s's capital letters taken as small ones: strings.ToLower(s) contains term.
+func containsFoldASCII(s, term string) bool {
+	if term == "" {
+		return true
+	}
+	for i := 0; i+len(term) <= len(s); i++ {
+		j := 0
+		for j < len(term) && lowerByte(s[i+j]) == term[j] {
+			j++
+		}
+		if j == len(term) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerByte lower-cases an ASCII letter.
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // compare orders rows by the sort column, then by store and key.

@@ -93,8 +93,10 @@ type Model struct {
 	keysAt    keysState
 	keysGen   uint64
 	stylesGen uint64
-	// frame caches the screen behind an open dialog.
-	frame *frameCache
+	// frame caches the screen behind an open dialog, chrome the lines
+	// around the body.
+	frame  *frameCache
+	chrome *chromeCache
 }
 
 // Defaults before the terminal reports its size.
@@ -134,6 +136,7 @@ func New(opts Options) Model {
 		help:   newHelpView(styles),
 		status: statusLine{styles: styles},
 		frame:  &frameCache{},
+		chrome: &chromeCache{},
 
 		stylesGen: nextGen(),
 	}
@@ -190,6 +193,13 @@ func (m Model) tickCmd() tea.Cmd {
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	m.now = m.clock()
 	m.table.SetNow(m.now)
+	// Rows whose classification the clock changed (an expiry passed) are
+	// classified again here, at the first message after, so that what the
+	// table sorts and shows is the state at this clock; a frame does not
+	// classify anything.
+	if m.rows.tick(m.now) {
+		m.table.refresh(m.rows)
+	}
 	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -197,9 +207,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		m.setStyles(NewStyles(msg.IsDark()))
 	case tickMsg:
-		if m.rows.tick(m.now) {
-			m.table.refresh(m.rows)
-		}
 		m.detail.SetNow(m.now)
 		if m.screen.dialog() {
 			m.dialog.SetNow(m.now)

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"math"
-	"strings"
 	"time"
+	"unique"
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
@@ -18,16 +18,28 @@ type rowKey struct{ store, key string }
 type row struct {
 	store string
 	entry stores.Entry
-	// status is the classification at the time of the last change or state
-	// transition; the table re-classifies visible rows at render time.
+	// status is the classification, kept current by rowSet: taken when the
+	// row changed and again when the clock passes a moment at which it may
+	// change (rowSet.tick).
 	status lease.Status
-	// search is the lower-cased text the filter matches against.
-	search string
+	// text says which of the texts the filter matches are their own
+	// lower-case form, so that matching them needs no lower-cased copy.
+	text textFlags
 	// changedAt is when the row's revision last changed after its store's
-	// initial snapshot; zero when it has not.
-	changedAt time.Time
+	// initial snapshot, in Unix nanoseconds (a time.Time would take three
+	// words of every row); 0 when it has not.
+	changedAt int64
 	// seq is the rowSet's sequence number of the row's last change.
 	seq uint64
+}
+
+// changed returns when the row last changed after its store's initial
+// snapshot; the zero time when it has not.
+func (r *row) changed() time.Time {
+	if r.changedAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, r.changedAt)
 }
 
 // id returns the row's identity.
@@ -39,6 +51,50 @@ func (r *row) holder() string {
 		return r.status.Record.HolderID
 	}
 	return ""
+}
+
+// textFlags describe a row's store, key and holder for the filter.
+type textFlags uint8
+
+const (
+	// storeLower, keyLower and holderLower: the text is ASCII without
+	// capital letters, so it is its own lower-case form.
+	storeLower textFlags = 1 << iota
+	keyLower
+	holderLower
+	// shown: the screen shows the key or the holder otherwise than their
+	// bytes (shownText is not empty).
+	shown
+)
+
+// textFlagsOf returns the flags of a row of store whose key and holder are
+// given.
+func textFlagsOf(store, key, holder string) textFlags {
+	var f textFlags
+	if lowerASCII(store) {
+		f |= storeLower
+	}
+	if lowerASCII(key) {
+		f |= keyLower
+	}
+	if lowerASCII(holder) {
+		f |= holderLower
+	}
+	if shownText(key, holder) != "" {
+		f |= shown
+	}
+	return f
+}
+
+// lowerASCII reports whether s is ASCII without capital letters:
+// strings.ToLower(s) == s, found without building it.
+func lowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // shownText is what the screen shows of a key and a holder where that
@@ -78,9 +134,12 @@ type rowSet struct {
 	overflow bool
 	// seq numbers changes and touches.
 	seq uint64
-	// nextTransition is the earliest expiry of a held row: until then no
-	// row changes state by the clock alone.
+	// nextTransition is the earliest second at which a row's
+	// classification may change by the clock alone (see transition): until
+	// then no row is classified again. lastTick is the second of the last
+	// tick, to notice a clock that went back.
 	nextTransition uint64
+	lastTick       uint64
 	// maxRev is the largest revision seen, to size the revision column.
 	maxRev uint64
 }
@@ -108,21 +167,20 @@ func (s *rowSet) put(store string, e stores.Entry, now time.Time, mark bool) boo
 		old.seq = s.seq
 		return false
 	}
-	st := lease.Classify(e.Value, now, s.th)
+	st := s.classify(e.Value, now)
 	r := &row{store: store, entry: e, status: st, seq: s.seq}
-	r.search = strings.ToLower(store + "\x00" + e.Key + "\x00" + r.holder() + shownText(e.Key, r.holder()))
+	r.text = textFlagsOf(store, e.Key, r.holder())
 	if !ok {
 		s.count[store]++
 	}
 	if mark {
-		r.changedAt = now
+		r.changedAt = now.UnixNano()
 	}
 	s.rows[k] = r
 	s.log(old, r)
 	s.maxRev = max(s.maxRev, e.Revision)
-	if st.State == lease.Held {
-		s.nextTransition = min(s.nextTransition, st.Record.ExpiresAtUnix)
-	}
+	n := lease.UnixSeconds(now)
+	s.nextTransition = min(s.nextTransition, s.transition(st, n))
 	return true
 }
 
@@ -222,28 +280,73 @@ func (s *rowSet) sweep(store string, since uint64) {
 	}
 }
 
-// tick re-classifies the rows whose lease expired by now, when any has. It
-// costs one comparison per call until the earliest expiry passes, then one
-// pass over the rows; it reports whether a row changed state.
+// classify classifies a value for a row. The holder and the reason are
+// interned (unique.Make): a fleet's many leases are held by its few nodes
+// and fail for a few reasons, and a row holding its own copy of each took a
+// fifth of the memory the console holds per lease.
+func (s *rowSet) classify(value []byte, now time.Time) lease.Status {
+	st := lease.Classify(value, now, s.th)
+	if st.Record.HolderID != "" {
+		st.Record.HolderID = unique.Make(st.Record.HolderID).Value()
+	}
+	if st.Reason != "" {
+		st.Reason = unique.Make(st.Reason).Value()
+	}
+	return st
+}
+
+// transition returns the first second later than after at which Classify
+// may judge the value behind st otherwise than st, by the clock alone
+// (math.MaxUint64: none). Two terms of the classification
+// (docs/design.md §4) depend on the clock: a held lease expires at its
+// expires_at, and a record acquired in the viewer's future is skewed until
+// acquired_at comes within the skew tolerance. Rows are classified again
+// only when one of these moments passes, not at every frame.
+func (s *rowSet) transition(st lease.Status, after uint64) uint64 {
+	next := uint64(math.MaxUint64)
+	if st.State == lease.Held && st.Record.ExpiresAtUnix > after {
+		next = st.Record.ExpiresAtUnix
+	}
+	if st.Flags.Has(lease.Skewed) {
+		tol := uint64(s.th.SkewTolerance / time.Second)
+		if at := st.Record.AcquiredAtUnix - min(tol, st.Record.AcquiredAtUnix); at > after {
+			next = min(next, at)
+		}
+	}
+	return next
+}
+
+// tick classifies again the rows whose classification may have changed
+// since the last tick (see transition), when any may have; after a clock
+// that went back, every row whose state depends on the clock. It costs one
+// comparison per call until the earliest transition passes, then one pass
+// over the rows; it reports whether a row changed.
 func (s *rowSet) tick(now time.Time) bool {
 	n := lease.UnixSeconds(now)
-	if n < s.nextTransition {
+	prev, back := s.lastTick, n < s.lastTick
+	s.lastTick = n
+	if n < s.nextTransition && !back {
 		return false
 	}
 	next := uint64(math.MaxUint64)
 	changed := false
 	for k, r := range s.rows {
-		if r.status.State != lease.Held {
+		if r.status.State != lease.Held && r.status.State != lease.Expired {
 			continue
 		}
-		if r.status.Record.LiveAt(n) {
-			next = min(next, r.status.Record.ExpiresAtUnix)
+		if !back && s.transition(r.status, prev) > n {
+			next = min(next, s.transition(r.status, n))
+			continue
+		}
+		st := s.classify(r.entry.Value, now)
+		next = min(next, s.transition(st, n))
+		if st.State == r.status.State && st.Flags == r.status.Flags {
 			continue
 		}
 		// A new row, not a change in place: the index still sorts by the
 		// old one.
 		nr := *r
-		nr.status = lease.Classify(r.entry.Value, now, s.th)
+		nr.status = st
 		s.rows[k] = &nr
 		s.log(r, &nr)
 		changed = true

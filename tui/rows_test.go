@@ -11,9 +11,10 @@ import (
 	"github.com/leasectl/leasectl/stores"
 )
 
-// TestIndexFollowsChanges applies random changes to a row set and checks,
-// after each, that the table's index updated in place equals the index
-// rebuilt from scratch, for every sort, order and a few filters.
+// TestIndexFollowsChanges applies random changes to a row set, in batches
+// of one to a few (a key may change twice in one), and checks after each
+// batch that the table's index updated in place equals the index rebuilt
+// from scratch, for every sort, order and a few filters.
 func TestIndexFollowsChanges(t *testing.T) {
 	s := NewStyles(true)
 	for _, sortBy := range sortCycle {
@@ -27,6 +28,7 @@ func TestIndexFollowsChanges(t *testing.T) {
 					tb.SetSize(120, 10)
 					now := t0
 					rev := uint64(0)
+					selected, hadSel := tb.Selected()
 					for step := range 400 {
 						store := fmt.Sprintf("s%d", 1+rng.IntN(2))
 						key := fmt.Sprintf("k%02d", rng.IntN(30))
@@ -59,11 +61,9 @@ func TestIndexFollowsChanges(t *testing.T) {
 							rs.dropStore(store)
 							what = "reset " + store
 						}
-						if step%5 == 0 {
-							tb.cursor = rng.IntN(len(tb.index) + 1)
-							tb.clamp()
+						if rng.IntN(3) != 0 && step < 399 {
+							continue // the batch goes on
 						}
-						selected, hadSel := tb.Selected()
 						tb.refresh(rs)
 
 						fresh := newTable(&s, DefaultKeyMap(), lease.DefaultThresholds())
@@ -79,6 +79,11 @@ func TestIndexFollowsChanges(t *testing.T) {
 								}
 							}
 						}
+						if rng.IntN(2) == 0 {
+							tb.cursor = rng.IntN(len(tb.index) + 1)
+							tb.clamp()
+						}
+						selected, hadSel = tb.Selected()
 					}
 				})
 			}
@@ -92,4 +97,50 @@ func keysOf(rows []*row) []string {
 		out[i] = fmt.Sprintf("%s/%s@%d:%v", r.store, r.entry.Key, r.entry.Revision, r.status.State)
 	}
 	return out
+}
+
+// TestTickKeepsClassification moves the clock second by second, forward and
+// back, and checks after each tick that every row's classification is what
+// lease.Classify says at that clock: rows are classified again only when a
+// moment that may change them passes (an expiry, a skew running out), so
+// this checks those moments are the right ones.
+func TestTickKeepsClassification(t *testing.T) {
+	th := lease.DefaultThresholds()
+	tol := uint64(th.SkewTolerance / time.Second)
+	values := map[string][]byte{
+		"held":          record("a", now0-10, now0+5),
+		"held-long":     record("a", now0-10, now0+40),
+		"expired":       record("a", now0-100, now0-1),
+		"future":        record("a", now0+tol+3, now0+tol+50), // skewed for 3 s
+		"future-short":  record("a", now0+tol+2, now0+tol+4),  // skewed, then expires
+		"future-bad":    record("a", now0+tol+8, now0+tol+1),  // skewed for good: expires before acquired
+		"overlong":      record("a", now0-10, now0+uint64(th.MaxPeriod/time.Second)+60),
+		"completed":     lease.Record{HolderID: "a", AcquiredAtUnix: now0 - 5, ExpiresAtUnix: now0 + 7, CompletedCursorHex: "2a"}.Encode(),
+		"tombstone":     {},
+		"corrupt":       []byte("{"),
+		"acquired-zero": record("a", 0, now0+6),
+	}
+	rs := newRowSet(th)
+	rev := uint64(0)
+	for k, v := range values {
+		rev++
+		rs.put("s", stores.Entry{Key: k, Value: v, Revision: rev}, t0, false)
+	}
+	rs.tick(t0)
+	now := t0
+	check := func(what string) {
+		t.Helper()
+		for k, r := range rs.rows {
+			want := lease.Classify(r.entry.Value, now, th)
+			if r.status.State != want.State || r.status.Flags != want.Flags {
+				t.Errorf("%s, clock t0%+ds: %s is %v %v, want %v %v", what, now.Unix()-t0.Unix(), k.key, r.status.State, r.status.Flags, want.State, want.Flags)
+			}
+		}
+	}
+	check("start")
+	for _, step := range []int{1, 1, 1, 1, 1, 1, 3, 1, 30, -50, 1, 2, 40, -1, 1} {
+		now = now.Add(time.Duration(step) * time.Second)
+		rs.tick(now)
+		check(fmt.Sprintf("after %+ds", step))
+	}
 }

@@ -58,9 +58,11 @@ const (
 type table struct {
 	styles *Styles
 	inks   inks
-	keys   KeyMap
-	th     lease.Thresholds
-	now    time.Time
+	// inksGen numbers the inks, for the cache.
+	inksGen uint64
+	keys    KeyMap
+	th      lease.Thresholds
+	now     time.Time
 
 	width, height int
 	storeWidth    int
@@ -78,10 +80,14 @@ type table struct {
 	cursor, offset int
 	selected       rowKey
 	hasSelected    bool
+
+	// cache keeps rendered rows and the column header from frame to
+	// frame; the copies of the table share it.
+	cache *tableCache
 }
 
 func newTable(s *Styles, k KeyMap, th lease.Thresholds) table {
-	t := table{keys: k, th: th, sortBy: colKey}
+	t := table{keys: k, th: th, sortBy: colKey, cache: &tableCache{}}
 	t.SetStyles(s)
 	return t
 }
@@ -90,6 +96,7 @@ func newTable(s *Styles, k KeyMap, th lease.Thresholds) table {
 func (t *table) SetStyles(s *Styles) {
 	t.styles = s
 	t.inks = newInks(s)
+	t.inksGen = nextGen()
 }
 
 // SetSize sets the table's size, header included.
@@ -173,7 +180,7 @@ func (t table) layout() []colSpec {
 	// The flags column keeps its width whatever the rows hold, so columns
 	// do not jump as a live fleet completes rounds.
 	flagsW := len("completed skewed")
-	revW := max(3, len(strconv.FormatUint(t.maxRev, 10)))
+	revW := revWidth(t.maxRev)
 	fixed := []colSpec{
 		{col: colStore, width: t.storeWidth},
 		{col: colState, width: len("tombstone")},
@@ -203,12 +210,19 @@ func (t table) layout() []colSpec {
 }
 
 // View renders the header and the visible rows only; a table one line high
-// shows the selected row without the header.
+// shows the selected row without the header. Bubble Tea renders after every
+// message, a watch event or a tick, and most of them change none of the
+// visible rows: the rows and the header are kept as rendered (tableCache)
+// and rendered again only when what they show changed.
 func (t table) View() string {
-	specs := t.layout()
+	c := t.cache
+	if c == nil {
+		c = &tableCache{}
+	}
+	specs := c.begin(t)
 	var b strings.Builder
 	if t.height > 1 {
-		b.WriteString(t.header(specs))
+		b.WriteString(c.header(t, specs))
 	}
 	if len(t.index) == 0 {
 		if t.height > 1 {
@@ -227,14 +241,115 @@ func (t table) View() string {
 	}
 	fits := width <= t.width
 	end := min(t.offset+t.pageSize(), len(t.index))
+	lines := c.lines[:0]
+	size := b.Len()
 	for i := t.offset; i < end; i++ {
+		l := c.row(t, t.index[i], i == t.cursor, specs, fits)
+		lines = append(lines, l)
+		size += len(l) + 1
+	}
+	b.Grow(size)
+	for _, l := range lines {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(t.renderRow(t.index[i], i == t.cursor, specs, fits))
+		b.WriteString(l)
 	}
+	clear(lines)
+	c.lines = lines
+	c.end(t.pageSize())
 	return b.String()
 }
+
+// tableCache is what a table rendered, for the inputs it was rendered from.
+// Rows are never changed once in the row set, so a row is known by its
+// pointer; what else its line depends on is the layout (the columns and
+// their widths, the inks), whether it is selected, whether it carries the
+// change mark, and the second of the clock its countdowns are shown at.
+type tableCache struct {
+	layout layoutKey
+	specs  []colSpec
+	// head is the column header, for the sort it shows.
+	head     string
+	headSort [2]int // sortBy, desc
+	headOK   bool
+	rows     map[*row]cachedRow
+	// frame numbers the frames, to forget the rows that left the screen.
+	frame uint64
+	// lines is the lines of a frame being put together.
+	lines []string
+}
+
+// layoutKey is what the columns are laid out and painted from.
+type layoutKey struct {
+	width, storeWidth, revWidth int
+	inks                        uint64
+}
+
+// cachedRow is one rendered row and what it was rendered for.
+type cachedRow struct {
+	sec       int64
+	sel, mark bool
+	frame     uint64
+	text      string
+}
+
+// begin starts a frame of t and returns its columns.
+func (c *tableCache) begin(t table) []colSpec {
+	k := layoutKey{width: t.width, storeWidth: t.storeWidth, revWidth: revWidth(t.maxRev), inks: t.inksGen}
+	if c.specs == nil || c.layout != k {
+		c.layout, c.specs, c.headOK = k, t.layout(), false
+		clear(c.rows)
+	}
+	c.frame++
+	return c.specs
+}
+
+// end ends a frame that showed page rows, forgetting the rows it did not
+// show once there are many of them.
+func (c *tableCache) end(page int) {
+	if len(c.rows) <= 4*page+16 {
+		return
+	}
+	for r, cr := range c.rows {
+		if cr.frame != c.frame {
+			delete(c.rows, r)
+		}
+	}
+}
+
+// header returns the column header.
+func (c *tableCache) header(t table, specs []colSpec) string {
+	sort := [2]int{int(t.sortBy), 0}
+	if t.desc {
+		sort[1] = 1
+	}
+	if !c.headOK || c.headSort != sort {
+		c.head, c.headSort, c.headOK = t.header(specs), sort, true
+	}
+	return c.head
+}
+
+// row returns the line of r.
+func (c *tableCache) row(t table, r *row, selected bool, specs []colSpec, fits bool) string {
+	sec := t.now.Unix()
+	mark := t.marked(r)
+	if cr, ok := c.rows[r]; ok && cr.sec == sec && cr.sel == selected && cr.mark == mark {
+		cr.frame = c.frame
+		c.rows[r] = cr
+		return cr.text
+	}
+	text := t.renderRow(r, selected, specs, fits)
+	if c.rows == nil {
+		c.rows = make(map[*row]cachedRow)
+	}
+	c.rows[r] = cachedRow{sec: sec, sel: selected, mark: mark, frame: c.frame, text: text}
+	return text
+}
+
+// revWidth is the width of the revision column when the largest revision
+// is maxRev.
+func revWidth(maxRev uint64) int { return max(3, len(strconv.FormatUint(maxRev, 10))) }
 
 func (t table) header(specs []colSpec) string {
 	var b strings.Builder
@@ -260,10 +375,17 @@ func (t table) header(specs []colSpec) string {
 	return ansi.Truncate(b.String(), t.width, "")
 }
 
-// renderRow renders one row, re-classified at the table's clock so that
-// countdowns and states are live without touching the other rows.
+// marked reports whether r carries the change mark: it changed in the last
+// changeMark.
+func (t table) marked(r *row) bool {
+	return r.changedAt != 0 && t.now.Sub(r.changed()) < changeMark
+}
+
+// renderRow renders one row: its classification is the row set's, kept
+// current at the clock (rowSet.tick), and its countdowns are shown at the
+// table's clock.
 func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) string {
-	st := lease.Classify(r.entry.Value, t.now, t.th)
+	st := r.status
 	now := lease.UnixSeconds(t.now)
 	sel := 0
 	if selected {
@@ -282,7 +404,7 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 	if selected {
 		marker = "▶"
 	}
-	if !r.changedAt.IsZero() && t.now.Sub(r.changedAt) < changeMark {
+	if t.marked(r) {
 		changed = "•"
 	}
 	b.WriteString(base.paint(marker))
@@ -295,7 +417,7 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 		case colStore:
 			text = safetext.Clean(r.store)
 		case colKey:
-			text = safetext.Truncate(safetext.Key(r.entry.Key), c.width)
+			text = elideKey(safetext.Key(r.entry.Key), c.width)
 		case colState:
 			text, cs = st.State.String(), t.inks.state[st.State][sel]
 		case colHolder:
@@ -338,6 +460,22 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 		return b.String()
 	}
 	return ansi.Truncate(b.String(), t.width, "")
+}
+
+// elideKey fits a key, as the screen shows it (safetext.Key), into width
+// cells by cutting out its middle, as ls -o table does: the end keeps at
+// least half the cells, and the whole last segment (from the last '/' or
+// '.') when it fits, so that keys that differ only at their end — the
+// leases of one folder — stay apart.
+func elideKey(key string, width int) string {
+	if safetext.Width(key) <= width {
+		return key
+	}
+	tail := (width - 1) / 2
+	if i := strings.LastIndexAny(key, "/."); i >= 0 {
+		tail = max(tail, safetext.Width(key[i:]))
+	}
+	return safetext.Elide(key, width, tail)
 }
 
 // flags writes the flag tags in a cell of width w.

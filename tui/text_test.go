@@ -1,13 +1,14 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/leasectl/leasectl/internal/termwidth"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
-	"github.com/leasectl/leasectl/internal/termwidth"
 	"github.com/leasectl/leasectl/stores/memory"
 )
 
@@ -265,5 +266,35 @@ func TestFilterByShownText(t *testing.T) {
 			t.Errorf("filter %s shows %d rows, want only %q:\n%s", tt.filter, n, tt.want, h.screen())
 		}
 		h.press("esc")
+	}
+}
+
+// TestTableKeysElidedInTheMiddle checks that a key too long for its column
+// loses its middle, not its end, as in ls -o table: the leases of one
+// folder, which differ only in their last segment, stay apart at 120
+// columns (exports/bulk/fold-000/…, as the fleet-scale benchmark seeds
+// them, all looked alike when keys were cut at their end).
+func TestTableKeysElidedInTheMiddle(t *testing.T) {
+	var keys []string
+	for i := range 4 {
+		keys = append(keys, fmt.Sprintf("exports/bulk/fold-000/export-%06d", i))
+	}
+	keys = append(keys, "exports/eu-west-1/very/long/key/name/for/the/monthly/billing/export-of-all-customers-and-suppliers")
+	h := textConsole(t, 120, 12, keys, nil)
+	screen := h.screen()
+	golden(t, "keys-elided", screen)
+	header, rows := tableLines(t, screen)
+	if len(rows) != len(keys) {
+		t.Fatalf("%d rows on screen, want %d:\n%s", len(rows), len(keys), screen)
+	}
+	keyW := strings.Index(header, "STATE") - strings.Index(header, "KEY") - 1
+	for i, row := range rows[:4] {
+		last := fmt.Sprintf("/export-%06d", i)
+		if !strings.Contains(row, "…"+last+" ") {
+			t.Errorf("row %d does not end its key with …%s:\n%s", i, last, row)
+		}
+	}
+	if long := rows[4]; !strings.Contains(long, "e…stomers-and-suppliers ") {
+		t.Errorf("a key whose last segment is wider than its column (%d cells) does not keep the end of it:\n%s", keyW, long)
 	}
 }

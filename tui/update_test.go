@@ -123,8 +123,8 @@ func TestAcquire(t *testing.T) {
 			if r.entry.Revision != after.Revision || r.status.State != lease.Held || r.holder() != "operator:alice" {
 				t.Errorf("row = rev %d %v by %q, want rev %d held by operator:alice", r.entry.Revision, r.status.State, r.holder(), after.Revision)
 			}
-			if !r.changedAt.Equal(t0) {
-				t.Errorf("row changedAt = %v, want %v (marked as just changed)", r.changedAt, t0)
+			if !r.changed().Equal(t0) {
+				t.Errorf("row changedAt = %v, want %v (marked as just changed)", r.changed(), t0)
 			}
 			if got := audit.outcomes(); !slices.Equal(got, []string{"acquire:pending", "acquire:won"}) {
 				t.Errorf("audit = %v, want pending, won", got)
@@ -216,8 +216,8 @@ func TestTakeover(t *testing.T) {
 			t.Errorf("holder in the store = %q, want node-z (nothing written)", got)
 		}
 		r, _ := h.row("prod", "exports/orders")
-		if r.entry.Revision != rev || r.holder() != "node-z" || !r.changedAt.Equal(t0) {
-			t.Errorf("row = rev %d by %q changed %v, want rev %d by node-z, marked", r.entry.Revision, r.holder(), r.changedAt, rev)
+		if r.entry.Revision != rev || r.holder() != "node-z" || !r.changed().Equal(t0) {
+			t.Errorf("row = rev %d by %q changed %v, want rev %d by node-z, marked", r.entry.Revision, r.holder(), r.changed(), rev)
 		}
 		if !strings.Contains(h.screen(), "node-z") {
 			t.Errorf("the table does not show the new holder:\n%s", h.screen())
@@ -579,8 +579,8 @@ func TestRefreshRelists(t *testing.T) {
 	}
 	h.press("r")
 	r, _ := h.row("prod", "exports/orders")
-	if r.entry.Revision != rev || r.holder() != "node-q" || !r.changedAt.Equal(t0) {
-		t.Errorf("after r: orders rev %d by %q changed %v, want rev %d by node-q, marked", r.entry.Revision, r.holder(), r.changedAt, rev)
+	if r.entry.Revision != rev || r.holder() != "node-q" || !r.changed().Equal(t0) {
+		t.Errorf("after r: orders rev %d by %q changed %v, want rev %d by node-q, marked", r.entry.Revision, r.holder(), r.changed(), rev)
 	}
 	if _, ok := h.row("prod", "exports/skewed"); ok {
 		t.Error("after r: the deleted key is still shown")
@@ -588,7 +588,7 @@ func TestRefreshRelists(t *testing.T) {
 	if _, ok := h.row("prod", "exports/new"); !ok {
 		t.Error("after r: the new key is not shown")
 	}
-	if r, _ := h.row("prod", "exports/invoices"); !r.changedAt.IsZero() {
+	if r, _ := h.row("prod", "exports/invoices"); !r.changed().IsZero() {
 		t.Error("after r: an unchanged row is marked as changed")
 	}
 }

@@ -58,25 +58,41 @@ func clip(s string, w int) string {
 
 // parts returns the screen's lines around body, which is fitted to the
 // body's height: the header, the stores pane, body, the filter line, the
-// status line and the key help, each as the layout allows.
+// status line and the key help, each as the layout allows. The lines
+// around the body are rendered again only when what they show changed
+// (chromeCache): Bubble Tea renders the screen after every message.
 func (m Model) parts(body string) []string {
+	c := m.chrome
+	if c == nil {
+		c = &chromeCache{}
+	}
 	l := m.layout()
-	var parts []string
+	parts := make([]string, 0, 6)
 	if l.title {
-		parts = append(parts, m.headerView())
+		k := titleKey{width: m.width, styles: m.stylesGen, leases: m.rows.len(), sortBy: m.table.sortBy, desc: m.table.desc}
+		parts = append(parts, c.title.get(k, m.headerView))
 	}
 	if m.pane.Height() > 0 {
 		parts = append(parts, m.pane.View())
 	}
 	parts = append(parts, fit(body, l.body))
 	if l.filter {
-		parts = append(parts, m.filterView())
+		if m.screen == screenFilter {
+			parts = append(parts, m.filterView()) // the input, with its cursor
+		} else {
+			k := filterKey{width: m.width, styles: m.stylesGen, filter: m.table.filter, shown: len(m.table.index), total: m.table.total}
+			parts = append(parts, c.filter.get(k, m.filterView))
+		}
 	}
 	if l.status {
-		parts = append(parts, m.status.View())
+		k := statusKey{width: m.width, styles: m.stylesGen, kind: m.status.kind, text: m.status.text}
+		parts = append(parts, c.status.get(k, m.status.View))
 	}
 	if l.help {
-		parts = append(parts, ansi.Truncate(m.help.Short(m.keys), m.width, safetext.Ellipsis))
+		k := helpKey{width: m.width, styles: m.stylesGen, keys: m.keysGen}
+		parts = append(parts, c.help.get(k, func() string {
+			return ansi.Truncate(m.help.Short(m.keys), m.width, safetext.Ellipsis)
+		}))
 	}
 	return parts
 }
@@ -163,12 +179,14 @@ func (m Model) filterView() string {
 
 // fit pads or cuts s to exactly n lines.
 func fit(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[:n]
+	lines := strings.Count(s, "\n") + 1
+	if lines > n {
+		// Cut after the n-th line.
+		at := 0
+		for range n {
+			at += strings.IndexByte(s[at:], '\n') + 1
+		}
+		return s[:at-1]
 	}
-	for len(lines) < n {
-		lines = append(lines, "")
-	}
-	return strings.Join(lines, "\n")
+	return s + strings.Repeat("\n", n-lines)
 }

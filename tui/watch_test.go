@@ -37,14 +37,14 @@ func TestWatchEvents(t *testing.T) {
 	st.ch <- put("b", record("node-b", now0, now0+60), 2)
 	st.ch <- stores.Event{Kind: stores.EventSynced}
 	h.waitFor("the snapshot", func(m Model) bool { return s(m).conn == connLive && m.rows.count["w"] == 2 })
-	if r, _ := h.row("w", "a"); !r.changedAt.IsZero() {
+	if r, _ := h.row("w", "a"); !r.changed().IsZero() {
 		t.Error("a snapshot row is marked as changed")
 	}
 
 	st.ch <- put("a", record("node-x", now0, now0+60), 3)
 	h.waitFor("the change of a", func(m Model) bool { r, _ := m.rows.get("w", "a"); return r.entry.Revision == 3 })
-	if r, _ := h.row("w", "a"); r.holder() != "node-x" || !r.changedAt.Equal(t0) {
-		t.Errorf("a = %q changed %v, want node-x marked", r.holder(), r.changedAt)
+	if r, _ := h.row("w", "a"); r.holder() != "node-x" || !r.changed().Equal(t0) {
+		t.Errorf("a = %q changed %v, want node-x marked", r.holder(), r.changed())
 	}
 
 	st.ch <- stores.Event{Kind: stores.EventDelete, Entry: stores.Entry{Key: "b", Revision: 4}}

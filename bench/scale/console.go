@@ -33,7 +33,7 @@ const (
 
 // leaseRow matches a table row: the start of its key, which the KEY column
 // keeps however it is cut.
-var leaseRow = regexp.MustCompile(`exports/bulk/`)
+var leaseRow = regexp.MustCompile(`exports/bulk/|/export-[0-9]{6}`)
 
 // consoleResult is one console run.
 type consoleResult struct {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -18,8 +19,9 @@ const (
 	// send still gives up when the watch's context ends.
 	watchBuffer = 64
 
-	// watchAttemptTimeout bounds one snapshot attempt, so that a store that
-	// stays down is reported again at least this often.
+	// watchAttemptTimeout bounds each round trip of a snapshot (one page),
+	// so that a store that stays down is reported again at least this
+	// often. The time the consumer takes to receive a page does not count.
 	watchAttemptTimeout = 10 * time.Second
 
 	// retryMin and retryMax bound the pause between two attempts after a
@@ -39,13 +41,22 @@ var errResync = errors.New("etcd: watch position compacted")
 // EventDelete with the deleting revision). The channel is closed when ctx
 // ends or the store's client is closed.
 //
+// The snapshot is read in pages (WithPageSize) at the first page's
+// revision, and each page's events are sent as soon as it arrives, while
+// the next page is read: a consumer sees the first keys after one round
+// trip, not after the whole listing, and the driver holds two pages at
+// most, not the whole snapshot. Pages come in key order, so the events do.
+//
 // Failures never end the watch. A lost connection to the cluster, a stream
 // canceled by the server (no leader, auth revoked) or any other stream
 // failure is sent as EventError; the driver then retries with back-off
 // until a fresh snapshot succeeds, and sends it as EventReset, EventPut…,
 // EventSynced. So every EventError is followed, once the store is healthy
 // again, by EventSynced: a consumer can show "stale" from one to the other.
-// A position lost to compaction resyncs the same way without an EventError.
+// A position lost to compaction — between two pages of a snapshot, or
+// between the snapshot and the change stream — resyncs the same way
+// without an EventError. A consumer may thus have seen part of a snapshot
+// when EventReset comes.
 //
 // Watch returns an error only if the client is already closed.
 func (s *Store) Watch(ctx context.Context, prefix string) (<-chan stores.Event, error) {
@@ -65,32 +76,22 @@ type watch struct {
 	prefix     string
 	start, end string
 	out        chan<- stores.Event
+	// holding is set once the consumer holds events of a snapshot, which
+	// a new snapshot must replace: it then begins with EventReset.
+	holding bool
 }
 
 func (w *watch) run(ctx context.Context) {
 	defer close(w.out)
 	delay := retryMin
-	holding := false // the consumer holds a snapshot that a new one replaces
 	for ctx.Err() == nil {
-		entries, rev, err := w.snapshot(ctx)
+		rev, err := w.snapshot(ctx)
 		if err != nil {
 			if ctx.Err() != nil || !w.retry(ctx, err, &delay) {
 				return
 			}
 			continue
 		}
-		if holding && !w.send(ctx, stores.Event{Kind: stores.EventReset}) {
-			return
-		}
-		for _, e := range entries {
-			if !w.send(ctx, stores.Event{Kind: stores.EventPut, Entry: e}) {
-				return
-			}
-		}
-		if !w.send(ctx, stores.Event{Kind: stores.EventSynced}) {
-			return
-		}
-		holding = true
 		if w.s.afterSnapshot != nil {
 			w.s.afterSnapshot()
 		}
@@ -115,25 +116,124 @@ func (w *watch) run(ctx context.Context) {
 	}
 }
 
-// snapshot lists the prefix for a (re)start. It gives up at once when the
-// connection is failing, rather than waiting for it until the attempt times
-// out, so that a consumer learns quickly that the store is unreachable.
-func (w *watch) snapshot(ctx context.Context) ([]stores.Entry, int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, watchAttemptTimeout)
-	defer cancel()
+// snapshot sends the keys under the prefix and EventSynced (see Watch) and
+// returns the revision they were read at. When a compaction overtakes that
+// revision between two pages, it starts over at once, at most listAttempts
+// times in all, as List does.
+func (w *watch) snapshot(ctx context.Context) (int64, error) {
+	for attempt := 1; ; attempt++ {
+		rev, err := w.snapshotOnce(ctx)
+		if err == nil || attempt == listAttempts || ctx.Err() != nil || !errors.Is(err, rpctypes.ErrCompacted) {
+			return rev, err
+		}
+	}
+}
+
+// page is one page of a snapshot, or why it could not be read.
+type page struct {
+	kvs  []*mvccpb.KeyValue
+	rev  int64
+	last bool
+	err  error
+}
+
+// snapshotOnce reads the prefix page by page and sends each page's events
+// as it arrives, EventReset first if the consumer holds an earlier
+// snapshot, and EventSynced after the last. It gives up at once when the
+// connection is failing, rather than waiting for it until a page's time-out
+// runs out, so that a consumer learns quickly that the store is unreachable.
+func (w *watch) snapshotOnce(ctx context.Context) (int64, error) {
+	readCtx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
-	go watchConn(ctx, w.s.cli.ActiveConnection(), func() {
+	go watchConn(readCtx, w.s.cli.ActiveConnection(), func() {
 		lost.Store(true)
 		cancel()
 	})
-	entries, rev, err := w.s.list(ctx, w.prefix)
-	if err != nil && lost.Load() {
-		err = unreachable(w.s.cli)
+	pages := make(chan page) // unbuffered: one page read ahead, no more
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		w.readPages(readCtx, pages)
+	}()
+	defer func() {
+		cancel()
+		<-read
+	}()
+	fail := func(err error) (int64, error) {
+		if lost.Load() {
+			err = unreachable(w.s.cli)
+		}
+		return 0, fmt.Errorf("etcd: watch %q: %w", w.prefix, err)
 	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("etcd: watch %q: %w", w.prefix, err)
+
+	var rev int64
+	for p := range pages {
+		if p.err != nil {
+			return fail(p.err)
+		}
+		if rev == 0 {
+			rev = p.rev
+			if w.holding && !w.send(ctx, stores.Event{Kind: stores.EventReset}) {
+				return 0, ctx.Err()
+			}
+		}
+		for _, kv := range p.kvs {
+			if !w.send(ctx, stores.Event{Kind: stores.EventPut, Entry: entry(kv)}) {
+				return 0, ctx.Err()
+			}
+			w.holding = true
+		}
+		if p.last {
+			if !w.send(ctx, stores.Event{Kind: stores.EventSynced}) {
+				return 0, ctx.Err()
+			}
+			w.holding = true
+			return rev, nil
+		}
 	}
-	return entries, rev, nil
+	// The reading ended before the last page: its context ended (the
+	// connection was lost, or the watch ends).
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	return fail(context.Cause(readCtx))
+}
+
+// readPages reads the prefix a page at a time, each page a round trip
+// bounded by watchAttemptTimeout, all at the first page's revision, and
+// hands each to out until the last (marked), a failure, or ctx's end. It
+// closes out.
+func (w *watch) readPages(ctx context.Context, out chan<- page) {
+	defer close(out)
+	key := w.start
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(w.end), clientv3.WithLimit(w.s.pageSize)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		pctx, cancel := context.WithTimeout(ctx, watchAttemptTimeout)
+		resp, err := w.s.cli.Get(pctx, key, opts...)
+		cancel()
+		p := page{err: err}
+		if err == nil {
+			if rev == 0 {
+				rev = resp.Header.Revision
+			}
+			p.kvs, p.rev = resp.Kvs, rev
+			p.last = !resp.More || len(resp.Kvs) == 0
+		}
+		select {
+		case out <- p:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || p.last {
+			return
+		}
+		// The next page starts right after the last key of this one.
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
 }
 
 // retry reports err and waits before the next attempt, doubling delay. It

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/etcd"
@@ -385,5 +387,121 @@ func TestWatchSurvivesRestart(t *testing.T) {
 		if errors.Is(err, stores.ErrNotFound) || errors.Is(err, stores.ErrConflict) {
 			t.Errorf("watch error %v matches a store sentinel", err)
 		}
+	}
+}
+
+// rangeCounter counts the Range calls (listing pages, gets) a client makes.
+type rangeCounter struct{ n atomic.Int64 }
+
+func (c *rangeCounter) option() grpc.DialOption {
+	return grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if method == "/etcdserverpb.KV/Range" {
+			c.n.Add(1)
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	})
+}
+
+// pagedStore returns a store on the shared server (wiped) that reads pages
+// of pageSize keys, the counter of its client's Range calls, and the keys
+// it planted under prefix, n of them.
+func pagedStore(t *testing.T, prefix string, pageSize, n int) (*etcd.Store, *rangeCounter, []stores.Entry) {
+	t.Helper()
+	counter := &rangeCounter{}
+	cli := shared.Client(t, counter.option())
+	wipe(t, cli)
+	s, err := etcd.New(cli, etcd.WithPageSize(pageSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := shared.Client(t)
+	var want []stores.Entry
+	for i := 0; i < n; i += 100 {
+		var ops []clientv3.Op
+		for j := i; j < min(i+100, n); j++ {
+			ops = append(ops, clientv3.OpPut(fmt.Sprintf("%s%04d", prefix, j), fmt.Sprintf("v%d", j)))
+		}
+		resp, err := raw.Txn(t.Context()).Then(ops...).Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := i; j < min(i+100, n); j++ {
+			want = append(want, stores.Entry{Key: fmt.Sprintf("%s%04d", prefix, j), Value: fmt.Appendf(nil, "v%d", j), Revision: uint64(resp.Header.Revision)})
+		}
+	}
+	return s, counter, want
+}
+
+// TestWatchSnapshotStreams checks that a snapshot's first events come after
+// its first page, not after the whole listing: a consumer that has taken
+// only the first event has let the driver read two pages at most (the one
+// it sends and the next), whatever the listing's size; the rest comes as
+// the consumer reads on, in key order, complete, then EventSynced.
+func TestWatchSnapshotStreams(t *testing.T) {
+	const pageSize, n = 100, 1000 // a page is more than the channel buffers
+	s, counter, want := pagedStore(t, "stream/", pageSize, n)
+	before := counter.n.Load()
+	ch, err := s.Watch(t.Context(), "stream/")
+	if err != nil {
+		t.Fatalf("Watch = %v", err)
+	}
+	f := follow(t, ch)
+	if ev := f.next(); ev.Kind != stores.EventPut || ev.Entry.Key != want[0].Key {
+		t.Fatalf("first watch event = %s, want the put of %s", fmtEvent(ev), want[0].Key)
+	}
+	if pages := counter.n.Load() - before; pages > 2 {
+		t.Errorf("the driver had read %d pages of %d when its first event was taken, want at most 2", pages, n/pageSize)
+	}
+	for i := 1; i < n; i++ {
+		ev := f.next()
+		if ev.Kind != stores.EventPut || !equalEntry(ev.Entry, want[i]) {
+			t.Fatalf("watch event %d = %s, want the put of %v", i, fmtEvent(ev), want[i])
+		}
+	}
+	if ev := f.next(); ev.Kind != stores.EventSynced {
+		t.Fatalf("watch event %d = %s, want synced", n, fmtEvent(ev))
+	}
+	if pages := counter.n.Load() - before; pages != n/pageSize {
+		t.Errorf("the snapshot took %d Range calls, want %d", pages, n/pageSize)
+	}
+}
+
+// TestWatchCompactedBetweenPages compacts the history while a snapshot is
+// being sent, past the revision its pages are read at: the next page cannot
+// be read, and the watch must start over without an error — EventReset,
+// then a fresh snapshot that holds the change made meanwhile — although the
+// consumer already holds part of the first one.
+func TestWatchCompactedBetweenPages(t *testing.T) {
+	const pageSize, n = 100, 400
+	s, _, want := pagedStore(t, "cpage/", pageSize, n)
+	raw := shared.Client(t)
+	ctx := t.Context()
+	ch, err := s.Watch(ctx, "cpage/")
+	if err != nil {
+		t.Fatalf("Watch = %v", err)
+	}
+	f := follow(t, ch)
+	f.next()
+	// The driver is blocked within the first page (it is larger than the
+	// channel's buffer) and has read the second at most: the third is read
+	// after the compaction.
+	last := want[n-1].Key
+	resp, err := raw.Put(ctx, last, "changed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	want[n-1] = stores.Entry{Key: last, Value: []byte("changed"), Revision: uint64(resp.Header.Revision)}
+	f.until("the fresh snapshot", func() bool { return f.holds(want) })
+	resets := 0
+	for _, ev := range f.events {
+		if ev.Kind == stores.EventReset {
+			resets++
+		}
+	}
+	if resets != 1 || len(f.errs) != 0 {
+		t.Errorf("the watch sent %d resets and errors %v, want one reset and no error", resets, f.errs)
 	}
 }

@@ -27,7 +27,9 @@ const (
 )
 
 // fleetKey is the key of lease i, as bench/scale names them.
-func fleetKey(i int) string { return fmt.Sprintf("%sbulk/fold-%03d/export-%06d", fleetPrefix, i/100, i) }
+func fleetKey(i int) string {
+	return fmt.Sprintf("%sbulk/fold-%03d/export-%06d", fleetPrefix, i/100, i)
+}
 
 // fleetValue is lease i's value: a record of about 200 bytes, a tombstone
 // for one in twenty.

@@ -22,11 +22,14 @@ import (
 // Watch limits and defaults beyond those in consul.go.
 const (
 	// DefaultWatchShards is the most blocking queries a watch of a large
-	// prefix holds at once (plus its guard): enough for 100,000 keys in
-	// shards of 1,000, and half of the connections the agent allows one
-	// client address by default (http_max_conns_per_client = 200), so that
-	// other clients on the same machine keep theirs.
-	DefaultWatchShards = 100
+	// prefix holds at once (plus its guard). The agent allows one client
+	// address 200 connections by default (http_max_conns_per_client) and
+	// answers any request past them with 429: at 48 a watch takes a
+	// quarter, so that three consoles, a `leasectl serve` and the CLI on
+	// one machine still fit. (At 100, two consoles were enough to make a
+	// third process's every call fail with 429.) 100,000 keys make shards
+	// of about 2,100 keys.
+	DefaultWatchShards = 48
 
 	// shardKeys is the size of shard a watch aims at: a prefix with more
 	// keys is split. The agent answers 1,000 keys with about 5 ms of CPU,

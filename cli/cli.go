@@ -246,6 +246,7 @@ records what it holds).`,
 		newAcquireCmd(cmds, g, in),
 		newTakeoverCmd(cmds, g, in),
 		newReleaseCmd(cmds, g, in),
+		newServeCmd(cmds, g),
 	)
 	return root
 }

@@ -80,6 +80,35 @@ type Config struct {
 	ReadOnly bool `yaml:"read_only"`
 	// Stores are the configured stores, in file order.
 	Stores []Store `yaml:"stores"`
+	// Serve configures `leasectl serve`, the browser console's gateway.
+	Serve Serve `yaml:"serve"`
+}
+
+// Serve is the serve section: where `leasectl serve` listens and who may
+// log in to it.
+type Serve struct {
+	// Listen is the address to listen on when --listen is not given.
+	Listen string `yaml:"listen"`
+	// Operators may log in with their tokens, any number of times; with
+	// none, serve prints a one-time token for the operator above.
+	Operators []ServeOperator `yaml:"operators"`
+}
+
+// ServeOperator is one person (or team) who may log in to the gateway:
+// the name audited for their actions and where their token is. The token
+// is a secret, never inline: it is read when serve starts (Token).
+type ServeOperator struct {
+	// Index is the operator's position in serve.operators, for errors.
+	Index int `yaml:"-"`
+
+	Name      string `yaml:"name"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+	// ReadOnly refuses every write of this operator.
+	ReadOnly bool `yaml:"read_only"`
+
+	// Token inline is refused with a pointer to the right field.
+	Token string `yaml:"token"`
 }
 
 // TLS names the files for a TLS connection. All paths have "~/" expanded.
@@ -312,7 +341,72 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	return c.Serve.validate(c.File)
+}
+
+// operatorName is what a served operator may be called: it is audited and
+// written as a holder id, so no spaces, quotes or control characters.
+var operatorName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
+
+func (s *Serve) validate(file string) error {
+	seen := map[string]int{}
+	for i := range s.Operators {
+		o := &s.Operators[i]
+		o.Index = i
+		fail := func(field, format string, args ...any) error {
+			return &Error{File: file, Field: fmt.Sprintf("serve.operators[%d].%s", i, field), Err: fmt.Errorf(format, args...)}
+		}
+		switch {
+		case o.Name == "":
+			return fail("name", "missing")
+		case !operatorName.MatchString(o.Name):
+			return fail("name", "%q: use letters, digits, '.', '_', '@', '+' and '-' (at most 128)", o.Name)
+		}
+		if prev, dup := seen[o.Name]; dup {
+			return fail("name", "%q already used by serve.operators[%d]", o.Name, prev)
+		}
+		seen[o.Name] = i
+		switch {
+		case o.Token != "":
+			return fail("token", "secrets are never inline: use token_env or token_file")
+		case o.TokenEnv != "" && o.TokenFile != "":
+			return fail("token_file", "set token_env or token_file, not both")
+		case o.TokenEnv == "" && o.TokenFile == "":
+			return fail("token_env", "missing: an operator logs in with a token from token_env or token_file")
+		}
+		var err error
+		if o.TokenFile, err = ExpandHome(o.TokenFile); err != nil {
+			return fail("token_file", "%v", err)
+		}
+	}
 	return nil
+}
+
+// minTokenLength is the shortest operator token accepted: a token guards
+// writes to production leases, so it must not be guessable.
+const minTokenLength = 16
+
+// ServeToken reads the token of o, the operator at that position in the
+// serve section of the config loaded from file. A token that is unset,
+// unreadable, empty or shorter than 16 bytes is an *Error naming the field.
+func (c *Config) ServeToken(o ServeOperator) (string, error) {
+	field := "token_file"
+	if o.TokenEnv != "" {
+		field = "token_env"
+	}
+	fail := func(err error) error {
+		return &Error{File: c.File, Field: fmt.Sprintf("serve.operators[%d].%s", o.Index, field), Err: err}
+	}
+	tok, err := Secret(o.TokenEnv, o.TokenFile)
+	switch {
+	case err != nil:
+		return "", fail(err)
+	case tok == "":
+		return "", fail(errors.New("the token is empty"))
+	case len(tok) < minTokenLength:
+		return "", fail(fmt.Errorf("the token is shorter than %d bytes", minTokenLength))
+	}
+	return tok, nil
 }
 
 // validateKind checks the kind and its fields. A field that only makes sense

@@ -1,0 +1,244 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/webapi"
+)
+
+// flushSize is how much of a listing is gathered before it is written: big
+// enough that a write costs nothing next to the encoding, small enough that
+// the first bytes leave at once.
+const flushSize = 64 << 10
+
+// leases answers webapi.Listing from one listing of the store, streamed:
+// each entry is encoded as the store hands it over (stores.Scan) and
+// written in chunks, so the listing is never held whole, neither as
+// entries nor as JSON. A store that fails before the first chunk is an
+// error answer; one that fails after it aborts the answer, so that the
+// page sees a broken body, never a short listing that looks whole.
+func (g *Gateway) leases(w http.ResponseWriter, r *http.Request, st *storeState, store stores.Store) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	buf := make([]byte, 0, flushSize+4096)
+	buf = append(buf, `{"entries":[`...)
+	started, n := false, 0
+	err := stores.Scan(ctx, store, st.conf.Prefix, func(e stores.Entry) error {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		n++
+		buf = appendEntry(buf, e)
+		if len(buf) < flushSize {
+			return nil
+		}
+		started = true
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err
+	})
+	if err != nil {
+		if !started {
+			writeError(w, http.StatusBadGateway, webapi.CodeStore, "store "+st.conf.Name+": "+err.Error())
+			return
+		}
+		panic(http.ErrAbortHandler)
+	}
+	buf = append(buf, "]}\n"...)
+	w.Write(buf)
+}
+
+// pingInterval is how often an idle event stream sends a comment, so that
+// proxies and the page know the connection is alive.
+const pingInterval = 15 * time.Second
+
+// eventWriteTimeout bounds each write of an event stream: a page that
+// stops reading is dropped rather than holding the watch for ever.
+const eventWriteTimeout = 30 * time.Second
+
+// maxBatch bounds how many events go into one message: a snapshot of
+// 100,000 keys goes out in parts the page can decode as they come.
+const maxBatch = 2048
+
+// events streams the store's watch as Server-Sent Events: each message's
+// data is a JSON array of webapi.Event, every event that was ready when it
+// was written, in order. Every connection starts a watch of its own, so a
+// page that reconnects gets a fresh snapshot and synced: no key's final
+// state is lost across a dropped connection. The stream ends when the page
+// goes away or the server shuts down.
+func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState, store stores.Store) {
+	wt, ok := stores.AsWatcher(store)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, webapi.CodeUnsupported, "store "+st.conf.Name+" cannot be watched")
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ch, err := wt.Watch(ctx, st.conf.Prefix)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, webapi.CodeStore, "store "+st.conf.Name+": "+err.Error())
+		return
+	}
+	rc := http.NewResponseController(w)
+	// The server's read timeout must not end a stream that reads nothing.
+	rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(b []byte) bool {
+		rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !write([]byte(": leasectl\n\n")) {
+		return
+	}
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ping.C:
+			if !write([]byte(": ping\n\n")) {
+				return
+			}
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			buf = append(buf[:0], "data: ["...)
+			buf = appendEvent(buf, ev)
+			open := true
+		batch:
+			for n := 1; n < maxBatch; n++ {
+				select {
+				case ev, open = <-ch:
+					if !open {
+						break batch
+					}
+					buf = append(buf, ',')
+					buf = appendEvent(buf, ev)
+				default:
+					break batch
+				}
+			}
+			buf = append(buf, "]\n\n"...)
+			if !write(buf) || !open {
+				return
+			}
+		}
+	}
+}
+
+// appendEntry appends e as a webapi.Entry in JSON, as encoding/json would
+// encode webapi.FromEntry(e) (the Benchmark and the tests compare them),
+// without its reflection or copies.
+func appendEntry(b []byte, e stores.Entry) []byte {
+	b = append(b, `{"key":`...)
+	if utf8.ValidString(e.Key) {
+		b = appendString(b, e.Key)
+	} else {
+		w := webapi.FromEntry(stores.Entry{Key: e.Key})
+		b = appendString(b, w.Key)
+		b = append(b, `,"key_b64":`...)
+		b = appendString(b, w.KeyB64)
+	}
+	b = append(b, `,"value":`...)
+	if utf8.Valid(e.Value) {
+		b = appendString(b, string(e.Value)) // no copy: the compiler sees through it
+	} else {
+		w := webapi.FromEntry(stores.Entry{Value: e.Value})
+		b = appendString(b, w.Value)
+		b = append(b, `,"value_b64":`...)
+		b = appendString(b, w.ValueB64)
+	}
+	b = append(b, `,"revision":`...)
+	b = strconv.AppendUint(b, e.Revision, 10)
+	return append(b, '}')
+}
+
+// appendEvent appends ev as a webapi.Event in JSON.
+func appendEvent(b []byte, ev stores.Event) []byte {
+	w := webapi.FromEvent(ev)
+	b = append(b, `{"kind":`...)
+	b = appendString(b, w.Kind)
+	if w.Entry != nil {
+		b = append(b, `,"entry":`...)
+		b = appendEntry(b, ev.Entry)
+	}
+	if w.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendString(b, w.Error)
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. s is valid UTF-8 (or, for an
+// error message, treated byte by byte: an invalid byte becomes U+FFFD, as
+// encoding/json does). Control characters, '"' and '\\' are escaped, and
+// so are U+2028 and U+2029 (which JavaScript once read as line ends) and
+// '<', '>', '&', as encoding/json does.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

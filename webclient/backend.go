@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 
 	"github.com/leasectl/leasectl/lease"
@@ -46,15 +45,15 @@ func (b *Backend) Holder() string { return b.holder }
 // as it arrives: a listing of many keys is never held twice.
 func (b *Backend) List(ctx context.Context) ([]stores.Entry, error) {
 	path := storePath(webapi.PathLeases, b.store.Name)
-	resp, err := b.c.do(ctx, http.MethodGet, path, nil, nil)
+	resp, err := b.c.do(ctx, methodGet, path, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	defer resp.body.Close()
+	if resp.status != statusOK {
 		return nil, statusError(resp)
 	}
-	entries, err := decodeEntries(json.NewDecoder(resp.Body))
+	entries, err := decodeEntries(json.NewDecoder(resp.body))
 	if err != nil {
 		return nil, fmt.Errorf("webclient: GET %s: %w", path, err)
 	}
@@ -66,20 +65,20 @@ func (b *Backend) List(ctx context.Context) ([]stores.Entry, error) {
 // stores.ErrNotFound when the gateway answers that it has none of key.
 func (b *Backend) History(ctx context.Context, key string) ([]stores.Entry, error) {
 	path := storePath(webapi.PathHistory, b.store.Name)
-	resp, err := b.c.do(ctx, http.MethodGet, path, url.Values{"key": {key}}, nil)
+	resp, err := b.c.do(ctx, methodGet, path, url.Values{"key": {key}}, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	defer resp.body.Close()
+	if resp.status != statusOK {
 		err := statusError(resp)
 		var se *StatusError
-		if errors.As(err, &se) && se.Status == http.StatusNotFound && se.Err.Code == webapi.CodeNotFound {
+		if errors.As(err, &se) && se.Status == statusNotFound && se.Err.Code == webapi.CodeNotFound {
 			return nil, fmt.Errorf("%w: %w", stores.ErrNotFound, err)
 		}
 		return nil, err
 	}
-	entries, err := decodeEntries(json.NewDecoder(resp.Body))
+	entries, err := decodeEntries(json.NewDecoder(resp.body))
 	if err != nil {
 		return nil, fmt.Errorf("webclient: GET %s: %w", path, err)
 	}
@@ -165,15 +164,15 @@ func (b *Backend) Do(ctx context.Context, req lease.Request) (lease.Result, erro
 		return lease.Result{}, fmt.Errorf("webclient: %w", err)
 	}
 	path := storePath(webapi.PathActions, b.store.Name)
-	resp, err := b.c.do(ctx, http.MethodPost, path, nil, body)
+	resp, err := b.c.do(ctx, methodPost, path, nil, body)
 	if err != nil {
 		return lease.Result{}, err
 	}
-	defer resp.Body.Close()
+	defer resp.body.Close()
 	var a webapi.ActionAnswer
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		if resp.StatusCode != http.StatusOK {
-			return lease.Result{}, &StatusError{Status: resp.StatusCode}
+	if err := json.NewDecoder(resp.body).Decode(&a); err != nil {
+		if resp.status != statusOK {
+			return lease.Result{}, &StatusError{Status: resp.status}
 		}
 		return lease.Result{}, fmt.Errorf("webclient: POST %s: %w", path, err)
 	}
@@ -183,15 +182,15 @@ func (b *Backend) Do(ctx context.Context, req lease.Request) (lease.Result, erro
 		return lease.Result{}, fmt.Errorf("webclient: POST %s: %w", path, err)
 	}
 	switch {
-	case a.Error == nil && resp.StatusCode == http.StatusOK:
+	case a.Error == nil && resp.status == statusOK:
 		return res, nil
 	case a.Error == nil:
-		return res, &StatusError{Status: resp.StatusCode}
+		return res, &StatusError{Status: resp.status}
 	}
 	switch a.Error.Code {
 	case webapi.CodeChanged, webapi.CodeHeld, webapi.CodeInvalid, webapi.CodeReadOnly,
 		webapi.CodeAudit, webapi.CodeStore, webapi.CodeUnsupported:
 		return res, a.Error.ToError(b.store.Name, now, b.c.th)
 	}
-	return res, &StatusError{Status: resp.StatusCode, Err: *a.Error}
+	return res, &StatusError{Status: resp.status, Err: *a.Error}
 }

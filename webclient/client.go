@@ -12,19 +12,25 @@
 package webclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/webapi"
+)
+
+// HTTP statuses the client tells apart (net/http's values; the package
+// does not import net/http in a browser, see transport_js.go).
+const (
+	statusOK           = 200
+	statusUnauthorized = 401
+	statusNotFound     = 404
 )
 
 // ErrUnauthorized matches the error of a request the gateway refused for
@@ -50,7 +56,7 @@ type StatusError struct {
 
 // Error implements error.
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("webclient: %d %s", e.Status, http.StatusText(e.Status))
+	msg := fmt.Sprintf("webclient: HTTP %d", e.Status)
 	switch {
 	case e.Err.Message != "":
 		msg += ": " + e.Err.Message
@@ -65,7 +71,7 @@ func (e *StatusError) Error() string {
 func (e *StatusError) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
-		return e.Status == http.StatusUnauthorized
+		return e.Status == statusUnauthorized
 	case errors.ErrUnsupported:
 		return e.Err.Code == webapi.CodeUnsupported
 	}
@@ -75,26 +81,20 @@ func (e *StatusError) Is(target error) bool {
 // Client talks to one gateway. It is safe for concurrent use.
 type Client struct {
 	base *url.URL
-	hc   *http.Client
+	t    transport
 	now  func() time.Time
 	th   lease.Thresholds
 }
 
+// response is an answer of the gateway: its status, and its body as it
+// arrives.
+type response struct {
+	status int
+	body   io.ReadCloser
+}
+
 // Option configures a Client.
 type Option func(*Client) error
-
-// WithHTTPClient makes the client send its requests through hc, e.g. one
-// with a cookie jar outside a browser (a browser keeps the session cookie
-// itself). The default is http.DefaultClient.
-func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
-		if hc == nil {
-			return errors.New("webclient: nil http.Client")
-		}
-		c.hc = hc
-		return nil
-	}
-}
 
 // WithClock sets the clock the results of actions are classified at, as
 // the console's rows are (tui.Options.Now); default time.Now.
@@ -128,7 +128,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("webclient: base URL %q: want http(s)://host[:port]", baseURL)
 	}
-	c := &Client{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, hc: http.DefaultClient, now: time.Now, th: lease.DefaultThresholds()}
+	c := &Client{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, t: defaultTransport(), now: time.Now, th: lease.DefaultThresholds()}
 	for _, opt := range opts {
 		if err := opt(c); err != nil {
 			return nil, err
@@ -160,7 +160,7 @@ func (c *Client) Session(ctx context.Context) (webapi.Session, error) {
 	var s webapi.Session
 	err := c.getJSON(ctx, webapi.PathSession, nil, &s)
 	var se *StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+	if errors.As(err, &se) && se.Status == statusNotFound {
 		return s, fmt.Errorf("%w: %w", ErrNoGateway, err)
 	}
 	return s, err
@@ -174,16 +174,16 @@ func (c *Client) Login(ctx context.Context, token string) (webapi.Session, error
 	if err != nil {
 		return webapi.Session{}, err
 	}
-	resp, err := c.do(ctx, http.MethodPost, webapi.PathLogin, nil, body)
+	resp, err := c.do(ctx, methodPost, webapi.PathLogin, nil, body)
 	if err != nil {
 		return webapi.Session{}, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	defer resp.body.Close()
+	if resp.status != statusOK {
 		return webapi.Session{}, statusError(resp)
 	}
 	var s webapi.Session
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+	if err := json.NewDecoder(resp.body).Decode(&s); err != nil {
 		return webapi.Session{}, fmt.Errorf("webclient: login: %w", err)
 	}
 	return s, nil
@@ -203,29 +203,25 @@ func storePath(pattern, store string) string {
 	return strings.Replace(pattern, "{store}", url.PathEscape(store), 1)
 }
 
+// Methods the client sends.
+const (
+	methodGet  = "GET"
+	methodPost = "POST"
+)
+
 // do sends one request to the gateway: every request carries
 // webapi.RequestHeader, and a POST its JSON body (and, outside a browser,
-// which sets it itself, the Origin header the gateway checks).
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Response, error) {
+// which sets it itself, the Origin header the gateway checks). The
+// answer's body is read as it arrives and must be closed.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) (*response, error) {
 	u := *c.base
 	u.Path = path
 	u.RawQuery = query.Encode()
-	var r io.Reader
+	header := map[string]string{webapi.RequestHeader: "1"}
 	if body != nil {
-		r = bytes.NewReader(body)
+		header["Content-Type"] = "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
-	if err != nil {
-		return nil, fmt.Errorf("webclient: %w", err)
-	}
-	req.Header.Set(webapi.RequestHeader, "1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-		if setOrigin {
-			req.Header.Set("Origin", c.base.String())
-		}
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.t.roundTrip(ctx, method, u.String(), c.base.String(), header, body)
 	if err != nil {
 		return nil, fmt.Errorf("webclient: %s %s: %w", method, path, err)
 	}
@@ -234,25 +230,25 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 
 // getJSON GETs path and decodes its JSON answer into v.
 func (c *Client) getJSON(ctx context.Context, path string, query url.Values, v any) error {
-	resp, err := c.do(ctx, http.MethodGet, path, query, nil)
+	resp, err := c.do(ctx, methodGet, path, query, nil)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	defer resp.body.Close()
+	if resp.status != statusOK {
 		return statusError(resp)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	if err := json.NewDecoder(resp.body).Decode(v); err != nil {
 		return fmt.Errorf("webclient: GET %s: %w", path, err)
 	}
 	return nil
 }
 
 // statusError reads the error of a failed answer (webapi.ErrorAnswer).
-func statusError(resp *http.Response) error {
-	e := &StatusError{Status: resp.StatusCode}
+func statusError(resp *response) error {
+	e := &StatusError{Status: resp.status}
 	var a webapi.ErrorAnswer
-	if json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&a) == nil {
+	if json.NewDecoder(io.LimitReader(resp.body, maxErrorBody)).Decode(&a) == nil {
 		e.Err = a.Error
 	}
 	return e

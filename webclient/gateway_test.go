@@ -1,3 +1,7 @@
+//go:build !js
+
+// The tests need a real HTTP server: they run natively.
+
 package webclient
 
 import (

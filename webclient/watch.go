@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/leasectl/leasectl/stores"
@@ -78,18 +77,18 @@ func (s *stream) close() {
 // connect opens the event stream.
 func (b *Backend) connect(ctx context.Context) (*stream, error) {
 	cctx, cancel := context.WithCancel(ctx)
-	resp, err := b.c.do(cctx, http.MethodGet, storePath(webapi.PathEvents, b.store.Name), nil, nil)
+	resp, err := b.c.do(cctx, methodGet, storePath(webapi.PathEvents, b.store.Name), nil, nil)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.status != statusOK {
 		err := statusError(resp)
-		resp.Body.Close()
+		resp.body.Close()
 		cancel()
 		return nil, err
 	}
-	return &stream{body: resp.Body, idle: time.AfterFunc(idleTimeout, cancel), cancel: cancel}, nil
+	return &stream{body: resp.body, idle: time.AfterFunc(idleTimeout, cancel), cancel: cancel}, nil
 }
 
 // follow passes the events of s, and of the streams that replace it when

@@ -11,7 +11,7 @@
 //   - ctrl+c ends the program, which tells the page it exited cleanly.
 //
 // usage: node wasm/smoke.cjs SITE NODE_MODULES
-//   SITE          build/wasm (leasectl.wasm, wasm_exec.js)
+//   SITE          build/wasm/v/<hash> (leasectl.wasm, wasm_exec.js)
 //   NODE_MODULES  where npm installed assets/package-lock.json
 //                 (build/wasm-work/npm/node_modules)
 //
@@ -101,15 +101,18 @@ function frame(lines) {
   if (!header.endsWith("operator:browser") || header.length !== term.cols) {
     return `header ${JSON.stringify(header)} is not ${term.cols} cells ending "operator:browser"`;
   }
-  // The key column narrows with the terminal: "exports/legacy-billi…".
-  for (const key of ["exports/orders", "exports/payments", "exports/legacy-bil"]) {
-    const row = lines.find((l) => l.includes(key));
+  // The key column narrows with the terminal, cutting keys in the middle:
+  // "expor…/legacy-billing". A row is the store's name after the two
+  // cells of the cursor and mark ("▶ ", " •"); the status line may name
+  // the key too ("… demo/exports/…"), never as a row.
+  for (const key of ["exports/orders", "exports/payments", "legacy-billing"]) {
+    const row = lines.find((l) => l.includes(key) && /demo\s/.test(l));
     if (!row) {
       return `no row shows ${key}`;
     }
     // One row per line: with a missing carriage return (convertEol) the
     // rows would drift right and wrap.
-    if (!/^.?\s*demo\s+exports\//.test(row) || row.length > term.cols) {
+    if (!/^.{0,2}demo\s+expor/.test(row) || row.length > term.cols) {
       return `row ${JSON.stringify(row)} is not a table row starting at column 0`;
     }
   }

@@ -15,7 +15,10 @@ CONSUL    := scripts/ensure-consul.sh
 
 all: build
 
+# The browser console (site/dist/, embedded for `leasectl serve`) is built
+# first; a plain go build works too, with a serve that says how to build it.
 build:
+	scripts/build-wasm.sh
 	$(GO) build -o $(BIN) .
 
 run: build
@@ -38,7 +41,8 @@ test: test-deps tidy vet build
 	scripts/test-wasm.sh
 
 # The console in a browser: build/wasm/ is a static site (needs Node 20 and
-# npm), e.g. python3 -m http.server -d build/wasm 8080
+# npm) that runs the demo, e.g. python3 -m http.server -d build/wasm 8080;
+# the same site goes into site/dist/ for `leasectl serve`.
 wasm:
 	scripts/build-wasm.sh
 
@@ -57,6 +61,7 @@ bench: test-deps
 
 clean:
 	rm -rf bin build
+	find site/dist -mindepth 1 -not -name README -delete
 
 # The fleet-scale benchmark of issue 9 (bench/scale, FINDINGS.md there): N
 # leases per store in real etcd, Consul and NATS; leasectl ls against each

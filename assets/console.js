@@ -1,7 +1,12 @@
 // console.js runs leasectl's console (leasectl.wasm, built from wasm/ by
 // scripts/build-wasm.sh) in an xterm.js terminal. The object it sets on
 // globalThis.leasectl is the whole protocol with the Go side; wasm/main.go
-// documents it.
+// documents it. The Go side decides whether it shows the demo or the
+// stores of the gateway that served the page (`leasectl serve`), and asks
+// the page for a token (askToken) when that gateway wants one.
+//
+// Every file but index.html is served under a versioned path; the files it
+// loads are named relative to this module's own URL.
 
 import { Terminal } from "./vendor/xterm/xterm.mjs";
 import { FitAddon } from "./vendor/addon-fit/addon-fit.mjs";
@@ -35,6 +40,9 @@ const host = {
   size() {
     return { cols: term.cols, rows: term.rows };
   },
+  askToken(prompt) {
+    return askToken(prompt);
+  },
   exited(err) {
     ended = true;
     show(err ? `The console failed: ${err}` : "The console has ended.", true);
@@ -62,6 +70,42 @@ function show(text, restart) {
   fit.fit();
 }
 
+// askToken shows prompt and a password field in the status line, and
+// resolves with what the operator enters (no form: nothing is submitted
+// anywhere but to the program).
+function askToken(prompt) {
+  return new Promise((resolve) => {
+    const label = document.createElement("label");
+    label.textContent = prompt;
+    const input = document.createElement("input");
+    input.type = "password";
+    input.id = "token";
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    label.htmlFor = input.id;
+    const button = document.createElement("button");
+    button.textContent = "Log in";
+    const submit = () => {
+      if (input.value.trim() === "") {
+        input.focus();
+        return;
+      }
+      status.hidden = true;
+      fit.fit();
+      term.focus();
+      resolve(input.value);
+    };
+    button.addEventListener("click", submit);
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") submit();
+    });
+    status.replaceChildren(label, input, button);
+    status.hidden = false;
+    fit.fit();
+    input.focus();
+  });
+}
+
 // instantiate loads leasectl.wasm, streaming when the server sends it as
 // application/wasm.
 async function instantiate(url, imports) {
@@ -69,7 +113,7 @@ async function instantiate(url, imports) {
   if (!response.ok) {
     throw new Error(`${url}: ${response.status} ${response.statusText}`);
   }
-  if (response.headers.get("Content-Type") === "application/wasm") {
+  if (response.headers.get("Content-Type")?.startsWith("application/wasm")) {
     return WebAssembly.instantiateStreaming(response, imports);
   }
   return WebAssembly.instantiate(await response.arrayBuffer(), imports);
@@ -94,7 +138,8 @@ function newGo() {
 
 try {
   const go = newGo();
-  const { instance } = await instantiate("leasectl.wasm", go.importObject);
+  const wasm = new URL("leasectl.wasm", import.meta.url);
+  const { instance } = await instantiate(wasm, go.importObject);
   status.hidden = true;
   fit.fit();
   term.focus();

@@ -3,6 +3,16 @@
 # static site (index.html, leasectl.wasm, wasm_exec.js, xterm.js) that runs
 # the demo fleet through the real console. Serve the folder with any static
 # file server, e.g.  python3 -m http.server -d build/wasm 8080
+# The same site is copied into site/dist/, which the leasectl binary embeds
+# for `leasectl serve` (make build runs this script first).
+#
+# Every file but index.html lives under v/<hash>/, <hash> naming the
+# content of the whole folder: a browser may cache them for good, and the
+# page (never cached without asking) names the folder of its build. Each
+# text file and the WebAssembly are precompressed beside themselves as
+# FILE.gz (gzip -9) and FILE.br (Brotli 11, tools/brotli, its own module);
+# the compressed files are kept in build/wasm-work/compressed/<hash>/ so
+# that a rebuild of the same content does not compress again.
 #
 # Some modules the console imports do not build for GOOS=js as released (see
 # wasm/_shim/). Third-party source never enters the repository: this script
@@ -28,7 +38,17 @@ work="$tmp/go.work"
 log() { printf 'build-wasm: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-command -v npm >/dev/null || die "npm is needed for xterm.js (Node 20 or later)"
+# npm (Node 20 or later) fetches xterm.js; on a fresh Debian machine it is
+# installed as scripts/ensure-tools.sh would (make build runs this script).
+if ! command -v npm >/dev/null; then
+	sudo=""
+	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	command -v apt-get >/dev/null || die "npm is needed for xterm.js (Node 20 or later)"
+	log "installing nodejs and npm (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null ||
+		die "npm is needed for xterm.js (Node 20 or later) and could not be installed"
+fi
 mkdir -p "$out" "$tmp"
 
 # 1. The patched copies of the modules that do not build for js.
@@ -68,14 +88,25 @@ done < <(find "$shims" -name '*.go' -exec dirname {} \; | sort -u)
 	printf '%s\n' "${replaces[@]}"
 } >"$work"
 
-# 2. The program.
+# 2. The program, staged with everything the page loads. The browser's
+# console must not carry the store clients (it talks to the gateway), nor
+# net/http's client, which would double its size (webclient calls fetch
+# itself in a browser).
+deps="$(GOWORK="$work" GOOS=js GOARCH=wasm "$GO" list -deps ./wasm)"
+if bad="$(grep -E '^(go\.etcd\.io/|github\.com/hashicorp/consul|github\.com/nats-io/|net/http$)' <<<"$deps")"; then
+	die "the wasm build imports what it must not: $(tr '\n' ' ' <<<"$bad")(go list -deps ./wasm with GOOS=js)"
+fi
+
+stage="$tmp/stage"
+rm -rf "$stage"
+mkdir -p "$stage"
 log "go build (GOOS=js GOARCH=wasm)"
 GOWORK="$work" GOOS=js GOARCH=wasm "$GO" build -trimpath -ldflags='-s -w' \
-	-o "$out/leasectl.wasm" ./wasm
-cp "$("$GO" env GOROOT)/lib/wasm/wasm_exec.js" "$out/"
+	-o "$stage/leasectl.wasm" ./wasm
+cp "$("$GO" env GOROOT)/lib/wasm/wasm_exec.js" "$stage/"
 
-# 3. The page and xterm.js (npm ci is skipped while the lock file is
-# unchanged).
+# 3. xterm.js (npm ci is skipped while the lock file is unchanged) and the
+# page's module.
 npmdir="$tmp/npm"
 mkdir -p "$npmdir"
 if ! cmp -s assets/package-lock.json "$npmdir/package-lock.json" ||
@@ -84,12 +115,48 @@ if ! cmp -s assets/package-lock.json "$npmdir/package-lock.json" ||
 	log "npm ci"
 	(cd "$npmdir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
 fi
-vendor="$out/vendor"
-rm -rf "$vendor"
+vendor="$stage/vendor"
 mkdir -p "$vendor/xterm" "$vendor/addon-fit"
 x="$npmdir/node_modules/@xterm"
 cp "$x/xterm/lib/xterm.mjs" "$x/xterm/css/xterm.css" "$x/xterm/LICENSE" "$vendor/xterm/"
 cp "$x/addon-fit/lib/addon-fit.mjs" "$x/addon-fit/LICENSE" "$vendor/addon-fit/"
-cp assets/index.html assets/console.js "$out/"
+cp assets/console.js "$stage/"
 
-log "$(du -h "$out/leasectl.wasm" | cut -f1) build/wasm/leasectl.wasm; serve build/wasm/"
+# 4. The versioned folder: named by the hash of its files' names and
+# contents, precompressed once per content.
+hash="$(cd "$stage" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+compressed="$tmp/compressed/$hash"
+if [[ ! -e $compressed/.done ]]; then
+	rm -rf "$tmp/compressed"
+	mkdir -p "$compressed"
+	cp -R "$stage/." "$compressed/"
+	mapfile -t texts < <(find "$compressed" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.mjs' -o -name '*.css' \) | LC_ALL=C sort)
+	log "compressing ${#texts[@]} files (gzip -9, brotli 11)"
+	for f in "${texts[@]}"; do gzip -9 -n -k -f "$f"; done
+	(cd tools/brotli && GOWORK=off "$GO" run . "${texts[@]}")
+	touch "$compressed/.done"
+fi
+
+# 5. The page, naming the versioned folder; the site in build/wasm/ and in
+# site/dist/.
+rm -rf "$out"
+mkdir -p "$out/v/$hash"
+cp -R "$compressed/." "$out/v/$hash/"
+rm -f "$out/v/$hash/.done"
+sed -e "s#href=\"vendor/#href=\"v/$hash/vendor/#" \
+	-e "s#src=\"wasm_exec.js\"#src=\"v/$hash/wasm_exec.js\"#" \
+	-e "s#src=\"console.js\"#src=\"v/$hash/console.js\"#" \
+	assets/index.html >"$out/index.html"
+refs="$(grep -oE '(src|href)="[^"]*"' "$out/index.html")"
+if grep -v "\"v/$hash/" <<<"$refs" | grep -q .; then
+	die "index.html loads a file outside v/$hash/: $(grep -v "v/$hash/" <<<"$refs" | tr '\n' ' ')"
+fi
+gzip -9 -n -k -f "$out/index.html"
+
+dist="$root/site/dist"
+find "$dist" -mindepth 1 -not -name README -delete
+cp -R "$out/." "$dist/"
+
+wasm="$out/v/$hash/leasectl.wasm"
+log "leasectl.wasm: $(stat -c %s "$wasm") bytes raw, $(stat -c %s "$wasm.gz") gzip, $(stat -c %s "$wasm.br") brotli"
+log "the site is in build/wasm/ (serve it with any static server) and site/dist/ (embedded by go build)"

@@ -3,7 +3,9 @@
 # the console's Go tests compiled for GOOS=js under Node (package tui, and
 # the page's side in wasm/, whose TestRunShowsTheDemo drives the real demo
 # through a fake page), then smoke-tests the built site: wasm/smoke.cjs runs
-# build/wasm/leasectl.wasm in @xterm/headless and checks the frames.
+# build/wasm/v/<hash>/leasectl.wasm in @xterm/headless and checks the
+# frames. build-wasm.sh itself fails when the wasm imports the etcd, Consul
+# or NATS clients, or net/http.
 #
 # Needs Node 20 or later and npm. Extra arguments go to go test, e.g.
 #   scripts/test-wasm.sh -run TestView -v
@@ -27,4 +29,7 @@ PATH="$("$GO" env GOROOT)/lib/wasm:$PATH" \
 	GOWORK="$root/build/wasm-work/go.work" GOOS=js GOARCH=wasm \
 	"$GO" test -count=1 -timeout 10m "$@" ./tui/... ./wasm/...
 
-node wasm/smoke.cjs build/wasm build/wasm-work/npm/node_modules
+# The versioned folder of the build (build/wasm/v/<hash>/).
+versioned=(build/wasm/v/*/)
+[[ ${#versioned[@]} -eq 1 && -d ${versioned[0]} ]] || { echo "test-wasm: want one build/wasm/v/<hash>/, got ${versioned[*]}" >&2; exit 1; }
+node wasm/smoke.cjs "${versioned[0]}" build/wasm-work/npm/node_modules

@@ -1,16 +1,26 @@
 //go:build js && wasm
 
-// Command wasm is leasectl's console in a browser: the demo fleet (package
-// demo, on an in-memory store) shown by the same Bubble Tea model as the
-// terminal console (package tui), drawn by xterm.js.
+// Command wasm is leasectl's console in a browser: the same Bubble Tea model
+// as the terminal console (package tui), drawn by xterm.js. One build runs
+// in two places:
 //
-// scripts/build-wasm.sh builds it into build/wasm/leasectl.wasm beside the
-// page of assets/. The page and this program talk through one object the
-// page sets on globalThis before it runs the program:
+//   - served by `leasectl serve` (the page's GET of webapi.PathSession
+//     answers), the console shows the gateway's stores, each on a
+//     webclient Backend, as the session's operator; without a session yet
+//     it logs in with the token of the page's fragment (#token=…), or
+//     asks the page for one (leasectl.askToken);
+//   - anywhere else (a static server answering 404, no server at all), it
+//     shows the demo fleet (package demo) on an in-memory store, and
+//     nothing leaves the page.
 //
-//	leasectl.write(bytes)  the program's output (a Uint8Array) for term.write
-//	leasectl.size()        the terminal's size, {cols, rows}
-//	leasectl.exited(err)   the program ended; err is "" or why it failed
+// scripts/build-wasm.sh builds it into build/wasm/ (and site/dist/) beside
+// the page of assets/. The page and this program talk through one object
+// the page sets on globalThis before it runs the program:
+//
+//	leasectl.write(bytes)     the program's output (a Uint8Array) for term.write
+//	leasectl.size()           the terminal's size, {cols, rows}
+//	leasectl.askToken(prompt) a promise of the token the operator enters
+//	leasectl.exited(err)      the program ended; err is "" or why it failed
 //
 // to which the program adds, before the page's next event can fire:
 //
@@ -18,9 +28,9 @@
 //	                             replies to the program's queries)
 //	leasectl.resize(cols, rows)  what term.onResize reported
 //
-// Nothing leaves the page: the store is in memory and so is the audit trail,
-// which still has to exist because the lease core refuses operator writes
-// without one.
+// In the demo the audit trail is in memory: it still has to exist, because
+// the lease core refuses operator writes without one. Served, the gateway
+// audits, as the session's operator.
 package main
 
 import (
@@ -66,7 +76,8 @@ func main() {
 	}
 }
 
-// run shows the demo in the page's terminal until the operator quits.
+// run shows the console in the page's terminal until the operator quits:
+// the gateway's stores when a gateway served the page, else the demo.
 func run(page js.Value) error {
 	if page.Type() != js.TypeObject {
 		return fmt.Errorf("wasm: no globalThis.%s: open the console through its index.html", hostName)
@@ -74,6 +85,20 @@ func run(page js.Value) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	opts, err := served(ctx, page)
+	switch {
+	case errors.Is(err, errNoGateway):
+		return runDemo(ctx, page)
+	case err != nil:
+		return err
+	}
+	return show(ctx, page, tui.New(opts))
+}
+
+// runDemo shows the demo fleet.
+func runDemo(ctx context.Context, page js.Value) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	store := memory.New()
 	defer store.Close()
 	fleet, err := demo.Start(ctx, store)
@@ -105,7 +130,11 @@ func run(page js.Value) error {
 		Demo:     true,
 		Operator: operator,
 	})
+	return show(ctx, page, model)
+}
 
+// show runs model in the page's terminal until the operator quits.
+func show(ctx context.Context, page js.Value, model tui.Model) error {
 	term := newTerminal(page)
 	defer term.close()
 	cols, rows := term.size()

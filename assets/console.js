@@ -58,6 +58,21 @@ term.onTitleChange((title) => {
 });
 new ResizeObserver(() => fit.fit()).observe(container);
 
+// The browser tests and benchmarks (e2e/browser_test.go) read the screen,
+// and only read it: leasectlScreen() returns the visible lines as text,
+// and a function that one of them sets as globalThis.leasectlOnFrame is
+// called each time written output has been parsed onto the screen. Nothing
+// here can type, write to the program or reach the network.
+globalThis.leasectlScreen = () => {
+  const buffer = term.buffer.active;
+  const lines = [];
+  for (let y = 0; y < term.rows; y++) {
+    lines.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? "");
+  }
+  return lines;
+};
+term.onWriteParsed(() => globalThis.leasectlOnFrame?.());
+
 function show(text, restart) {
   status.replaceChildren(text);
   if (restart) {

@@ -34,10 +34,21 @@ var binary struct {
 	err  error
 }
 
+// siteBinary is a leasectl binary with the browser console built in, built
+// once by servedBinary (browser_test.go) when $LEASECTL_BIN is not set.
+var siteBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary.dir != "" {
-		os.RemoveAll(binary.dir)
+	for _, dir := range []string{binary.dir, siteBinary.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,13 +166,16 @@ func startServe(t testing.TB, conf string, extraEnv ...string) *serveProc {
 			t.Fatalf("leasectl serve printed no URL within %v\nstdout: %s\nstderr: %s", browserWait, p.stdout.String(), p.stderr.String())
 		}
 	}
-	// The notes follow the URL at once; serve prints nothing else.
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(p.stdout.String(), "not built") {
-		time.Sleep(10 * time.Millisecond)
+	// The page of a binary built without the console says how to build it
+	// instead of loading console.js.
+	resp, err := http.Get(p.url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", p.url, err)
 	}
-	if strings.Contains(p.stdout.String(), "not built") {
-		t.Fatalf("%s has no browser console built in (make build builds it, and make test sets LEASECTL_BIN to its binary):\n%s", p.cmd.Path, p.stdout.String())
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("console.js")) {
+		t.Fatalf("%s has no browser console built in (make build builds it, and make test sets LEASECTL_BIN to its binary): GET / = %s, %v:\n%s\nstdout: %s", p.cmd.Path, resp.Status, err, page, p.stdout.String())
 	}
 	return p
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -380,18 +381,62 @@ func writeListJSON(w io.Writer, obs []lease.Observation) error {
 	return err
 }
 
-// listStore dials one store and lists it (scanStore). Dialling and listing
-// are each given timeout; the output never holds the listing up, since
-// printLeases' sinks do not wait for it.
+// listStore dials one store and lists it (scanStore). Dialling is given
+// timeout, and so is every step of the listing: a listing fails once the
+// store has handed over nothing for timeout, however long the whole takes
+// (a paged listing of a large store is many store calls). The output never
+// holds the listing up, since printLeases' sinks do not wait for it.
 func listStore(ctx context.Context, c *config.Config, s config.Store, prefix string, timeout time.Duration, sink leaseSink) error {
 	o, err := open(ctx, c, s, timeout)
 	if err != nil {
 		return err
 	}
 	defer o.close()
-	lctx, cancel := context.WithTimeout(ctx, timeout)
+	return scanWithin(ctx, o.store, s.Name, prefix, timeout, sink)
+}
+
+// scanWithin is scanStore, failing once the store has handed over nothing
+// for timeout.
+func scanWithin(ctx context.Context, st stores.Store, name, prefix string, timeout time.Duration, sink leaseSink) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	return scanStore(lctx, o.store, s.Name, prefix, sink)
+	var stalled atomic.Bool
+	idle := time.AfterFunc(timeout, func() {
+		stalled.Store(true)
+		cancel()
+	})
+	defer idle.Stop()
+	err := scanStore(ctx, st, name, prefix, progress{sink, idle, timeout})
+	if err != nil && stalled.Load() {
+		return &stallError{err: err, timeout: timeout}
+	}
+	return err
+}
+
+// stallError is a listing given up because the store sent nothing for
+// timeout. It matches context.DeadlineExceeded.
+type stallError struct {
+	err     error
+	timeout time.Duration
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("%v (gave up: the store sent nothing for %v)", e.err, e.timeout)
+}
+
+func (e *stallError) Unwrap() []error { return []error{e.err, context.DeadlineExceeded} }
+
+// progress is a sink that pushes the listing's idle deadline back with
+// every entry.
+type progress struct {
+	leaseSink
+	idle    *time.Timer
+	timeout time.Duration
+}
+
+func (p progress) add(e stores.Entry) error {
+	p.idle.Reset(p.timeout)
+	return p.leaseSink.add(e)
 }
 
 // scanStore passes every entry of the store st, named name, under prefix

@@ -93,3 +93,69 @@ func TestListEmpty(t *testing.T) {
 		}
 	}
 }
+
+// pacedScan is a store whose Scan hands its entries over one every gap,
+// and, after `stall` entries (when stall > 0), hands nothing more until
+// the listing is given up.
+type pacedScan struct {
+	stores.Store
+	gap   time.Duration
+	stall int
+}
+
+func (p pacedScan) Scan(ctx context.Context, prefix string, fn func(stores.Entry) error) error {
+	list, err := p.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for i, e := range list {
+		if p.stall > 0 && i == p.stall {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		select {
+		case <-time.After(p.gap):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestListTimeoutIsIdle checks what --timeout means for a listing: a store
+// that keeps handing entries over is listed however long the whole takes
+// (a large etcd store is many pages), and one that stops answering is
+// given up once it has sent nothing for the timeout.
+func TestListTimeoutIsIdle(t *testing.T) {
+	m := memory.New()
+	for i := range 40 {
+		if _, err := m.Create(t.Context(), fmt.Sprintf("exports/%02d", i), liveRecord("node-a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const timeout = 400 * time.Millisecond
+	run := func(st stores.Store) (int, error) {
+		var out bytes.Buffer
+		err := printLeases(t.Context(), Env{Stdout: &out}, formatJSON, time.Now(), []string{"s"}, func(ctx context.Context, _ int, sink leaseSink) error {
+			return scanWithin(ctx, st, "s", "exports/", timeout, sink)
+		})
+		var list []map[string]any
+		if jerr := json.Unmarshal(out.Bytes(), &list); jerr != nil {
+			t.Fatalf("ls -o json output %q: %v", out.String(), jerr)
+		}
+		return len(list), err
+	}
+	// 40 entries 20 ms apart: twice the timeout in all, never idle for it.
+	start := time.Now()
+	if n, err := run(pacedScan{Store: m, gap: 20 * time.Millisecond}); err != nil || n != 40 {
+		t.Errorf("a listing that kept going for %v (timeout %v) = %d leases, %v; want all 40", time.Since(start), timeout, n, err)
+	}
+	n, err := run(pacedScan{Store: m, gap: time.Millisecond, stall: 5})
+	if n != 5 || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "sent nothing for 400ms") ||
+		!strings.Contains(err.Error(), "after 5 leases printed") {
+		t.Errorf("a listing that stalled after 5 entries = %d leases, %v; want 5 and the store given up after 400ms of silence", n, err)
+	}
+}

@@ -145,6 +145,11 @@ type Store struct {
 	// Consul
 	Address    string `yaml:"address"`
 	Datacenter string `yaml:"datacenter"`
+	// WatchShards is the most blocking queries the console's watch of a
+	// large prefix holds (0: consul.DefaultWatchShards). Each is one of
+	// the connections the agent allows a client address
+	// (http_max_conns_per_client, 200 by default); raise both together.
+	WatchShards int `yaml:"watch_shards"`
 
 	// Consul ACL token or NATS token.
 	TokenEnv  string `yaml:"token_env"`
@@ -409,13 +414,17 @@ func (c *Config) ServeToken(o ServeOperator) (string, error) {
 	return tok, nil
 }
 
+// maxWatchShards bounds watch_shards: an agent's own limit of connections
+// per client is rarely raised past a few hundred.
+const maxWatchShards = 1000
+
 // validateKind checks the kind and its fields. A field that only makes sense
 // for another kind is almost always a copy-paste mistake, so it is an error.
 func (s *Store) validateKind(fail func(field, format string, args ...any) error) error {
 	foreign := map[string]bool{}
 	switch s.Kind {
 	case KindEtcd:
-		foreign = map[string]bool{"address": s.Address != "", "datacenter": s.Datacenter != "", "url": s.URL != "", "bucket": s.Bucket != "", "creds": s.Creds != ""}
+		foreign = map[string]bool{"address": s.Address != "", "datacenter": s.Datacenter != "", "watch_shards": s.WatchShards != 0, "url": s.URL != "", "bucket": s.Bucket != "", "creds": s.Creds != ""}
 		if s.Username == "" && (s.PasswordEnv != "" || s.PasswordFile != "") {
 			return fail("username", "a password needs a username")
 		}
@@ -427,8 +436,11 @@ func (s *Store) validateKind(fail func(field, format string, args ...any) error)
 		if strings.HasPrefix(s.Prefix, "/") {
 			return fail("prefix", "Consul keys never start with '/'")
 		}
+		if s.WatchShards < 0 || s.WatchShards > maxWatchShards {
+			return fail("watch_shards", "%d: want 1 to %d (0 or unset: the default)", s.WatchShards, maxWatchShards)
+		}
 	case KindNATS:
-		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "username": s.Username != "", "password_env": s.PasswordEnv != "", "password_file": s.PasswordFile != "", "address": s.Address != "", "datacenter": s.Datacenter != ""}
+		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "username": s.Username != "", "password_env": s.PasswordEnv != "", "password_file": s.PasswordFile != "", "address": s.Address != "", "datacenter": s.Datacenter != "", "watch_shards": s.WatchShards != 0}
 		if s.Bucket == "" {
 			return fail("bucket", "missing: a NATS store is one KV bucket")
 		}
@@ -436,13 +448,13 @@ func (s *Store) validateKind(fail func(field, format string, args ...any) error)
 			return fail("creds", "set creds or a token, not both")
 		}
 	case KindMemory:
-		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "address": s.Address != "", "url": s.URL != "", "bucket": s.Bucket != "", "tls": s.TLS != nil}
+		foreign = map[string]bool{"endpoints": len(s.Endpoints) > 0, "address": s.Address != "", "watch_shards": s.WatchShards != 0, "url": s.URL != "", "bucket": s.Bucket != "", "tls": s.TLS != nil}
 	case "":
 		return fail("kind", "missing (want etcd, consul, nats or memory)")
 	default:
 		return fail("kind", "unknown kind %q (want etcd, consul, nats or memory)", s.Kind)
 	}
-	for _, f := range []string{"endpoints", "username", "password_env", "password_file", "address", "datacenter", "url", "bucket", "creds", "tls"} {
+	for _, f := range []string{"endpoints", "username", "password_env", "password_file", "address", "datacenter", "watch_shards", "url", "bucket", "creds", "tls"} {
 		if foreign[f] {
 			return fail(f, "not used by a %s store", s.Kind)
 		}

@@ -69,7 +69,11 @@ func Open(ctx context.Context, s Store) (stores.Store, func() error, error) {
 			}
 			cfg.Scheme = "https"
 		}
-		st, err := consul.Dial(ctx, cfg)
+		var opts []consul.Option
+		if s.WatchShards > 0 {
+			opts = append(opts, consul.WithWatchShards(s.WatchShards))
+		}
+		st, err := consul.Dial(ctx, cfg, opts...)
 		if err != nil {
 			return nil, nil, err
 		}

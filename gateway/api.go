@@ -40,6 +40,7 @@ type storeState struct {
 	mu      sync.Mutex
 	st      stores.Store
 	closeFn func() error
+	hub     *hub // the shared watch of st, once a page follows it
 }
 
 // get returns the store, opening it if it is not open yet. A failed open
@@ -77,9 +78,23 @@ func (s *storeState) opened() stores.Store {
 	return s.st
 }
 
+// watchHub returns the hub that shares w, the watch of the open store,
+// among the pages.
+func (s *storeState) watchHub(w stores.Watcher) *hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hub == nil {
+		s.hub = newHub(w, s.conf.Prefix)
+	}
+	return s.hub
+}
+
 func (s *storeState) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.hub != nil {
+		s.hub.close()
+	}
 	if s.closeFn == nil {
 		return nil
 	}

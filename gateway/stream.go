@@ -67,24 +67,27 @@ const eventWriteTimeout = 30 * time.Second
 const maxBatch = 2048
 
 // events streams the store's watch as Server-Sent Events: each message's
-// data is a JSON array of webapi.Event, every event that was ready when it
-// was written, in order. Every connection starts a watch of its own, so a
-// page that reconnects gets a fresh snapshot and synced: no key's final
-// state is lost across a dropped connection. The stream ends when the page
-// goes away or the server shuts down.
+// data is a JSON array of webapi.Event, in order. Every page shares the
+// store's one watch (see hub): a stream starts with every key's latest
+// entry, then synced once the store's snapshot is complete, then the
+// changes — so a page that reconnects after a dropped connection starts
+// again from the whole state, and no key's final state is lost. The stream
+// ends when the page goes away, falls too far behind, or the server shuts
+// down.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState, store stores.Store) {
 	wt, ok := stores.AsWatcher(store)
 	if !ok {
 		writeError(w, http.StatusNotImplemented, webapi.CodeUnsupported, "store "+st.conf.Name+" cannot be watched")
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	ch, err := wt.Watch(ctx, st.conf.Prefix)
+	hb := st.watchHub(wt)
+	snap, sub, err := hb.subscribe()
 	if err != nil {
 		writeError(w, http.StatusBadGateway, webapi.CodeStore, "store "+st.conf.Name+": "+err.Error())
 		return
 	}
+	defer hb.unsubscribe(sub)
+	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	// The server's read timeout must not end a stream that reads nothing.
 	rc.SetReadDeadline(time.Time{})
@@ -102,9 +105,24 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState,
 	if !write([]byte(": leasectl\n\n")) {
 		return
 	}
+	var buf []byte
+	for len(snap) > 0 {
+		n := min(len(snap), maxBatch)
+		buf = append(buf[:0], "data: ["...)
+		for i, ev := range snap[:n] {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendEvent(buf, ev)
+		}
+		buf = append(buf, "]\n\n"...)
+		if !write(buf) {
+			return
+		}
+		snap = snap[n:]
+	}
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
-	var buf []byte
 	for {
 		select {
 		case <-ctx.Done():
@@ -113,7 +131,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState,
 			if !write([]byte(": ping\n\n")) {
 				return
 			}
-		case ev, ok := <-ch:
+		case ev, ok := <-sub.C:
 			if !ok {
 				return
 			}
@@ -123,7 +141,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState,
 		batch:
 			for n := 1; n < maxBatch; n++ {
 				select {
-				case ev, open = <-ch:
+				case ev, open = <-sub.C:
 					if !open {
 						break batch
 					}

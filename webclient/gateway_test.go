@@ -6,121 +6,177 @@ package webclient
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
-	"github.com/leasectl/leasectl/lease"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/leasectl/leasectl/audit"
+	"github.com/leasectl/leasectl/gateway"
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/stores/etcd"
+	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 	"github.com/leasectl/leasectl/stores/memory"
 	"github.com/leasectl/leasectl/webapi"
 )
 
-// This file is a small gateway for the client's tests: the webapi shapes,
-// produced by webapi's own conversions, over a real memory store and a
-// real lease.Operator. It stands in for package gateway (`leasectl serve`)
-// until the client's tests run against it; it holds no belief about any
-// store beyond what the memory store does.
+// The client's tests talk to the real gateway (package gateway, the
+// handler `leasectl serve` runs), built as cli/serve.go builds it — stores
+// opened on demand, operators with tokens, a real audit log, the loopback
+// Host names — behind a real HTTP server, over real stores: memory stores,
+// and a real etcd shared by the tests, each under a prefix of its own.
 
-// testToken is the token testGateway's login accepts.
-const testToken = "s3cret"
+// etcdServer is the real etcd every test that needs one shares.
+var etcdServer *etcdtest.Server
 
-// testStore configures one store of testGateway.
-type testStore struct {
-	name     string
-	store    stores.Store
-	readOnly bool
-	auditor  lease.Auditor // nil: one that keeps every record
+func TestMain(m *testing.M) {
+	srv, err := etcdtest.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "etcd:", err)
+		os.Exit(1)
+	}
+	etcdServer = srv
+	code := m.Run()
+	srv.Close()
+	os.Exit(code)
 }
 
-// testGateway serves the API for stores, as operator "alice".
+// The operators the gateways of the tests know: alice may write, bob only
+// read (an operator's read_only).
+const (
+	testOperator   = "alice"
+	testToken      = "alice-token-0123456789abcdef"
+	readerOperator = "bob"
+	readerToken    = "bob-token-0123456789abcdef"
+)
+
+// testGateway is a real gateway behind a real HTTP server.
 type testGateway struct {
-	t      *testing.T
-	srv    *httptest.Server
-	stores map[string]testStore
-	order  []string
-	ops    map[string]*lease.Operator
+	srv   *httptest.Server
+	gw    *gateway.Gateway
+	front *front
+	audit string // the audit log's path, when the test did not set its own
+}
+
+// front passes every request to the gateway unchanged. It only watches:
+// it counts the requests that came without webapi.RequestHeader (the page
+// sends it on every request), and it can hold new event streams back, so
+// that a test decides when a dropped stream may reconnect.
+type front struct {
+	next http.Handler
 
 	mu       sync.Mutex
-	sessions map[string]bool
-	drops    map[string]chan struct{} // per store: closing it drops its event streams
-	noHeader int                      // requests that came without webapi.RequestHeader
+	noHeader int
+	hold     chan struct{} // non-nil: event streams wait until it is closed
 }
 
-const testOperator = "alice"
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	if r.Header.Get(webapi.RequestHeader) != "1" {
+		f.noHeader++
+	}
+	hold := f.hold
+	f.mu.Unlock()
+	if hold != nil && strings.HasSuffix(r.URL.Path, "/events") {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	f.next.ServeHTTP(w, r)
+}
 
-func newTestGateway(t *testing.T, sts ...testStore) *testGateway {
+// newTestGateway serves sts with the operators alice and bob and an audit
+// log in a temporary directory.
+func newTestGateway(t *testing.T, sts ...gateway.Store) *testGateway {
 	t.Helper()
-	g := &testGateway{t: t, stores: map[string]testStore{}, ops: map[string]*lease.Operator{},
-		sessions: map[string]bool{}, drops: map[string]chan struct{}{}}
-	for _, s := range sts {
-		st := s.store
-		if s.readOnly {
-			st = stores.ReadOnly(st)
-		}
-		a := s.auditor
-		if a == nil {
-			a = &keepAuditor{}
-		}
-		op, err := lease.NewOperator(st, s.name, testOperator, lease.WithAuditor(a))
+	return startGateway(t, nil, false, sts...)
+}
+
+// startGateway is newTestGateway with edit applied to the configuration
+// first, over TLS when tls is set.
+func startGateway(t *testing.T, edit func(*gateway.Config), tls bool, sts ...gateway.Store) *testGateway {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	g := &testGateway{srv: srv, audit: filepath.Join(t.TempDir(), "audit.jsonl")}
+	cfg := gateway.Config{
+		Stores: sts,
+		Operators: []gateway.Credential{
+			{Name: testOperator, Token: testToken},
+			{Name: readerOperator, Token: readerToken, ReadOnly: true},
+		},
+		CallTimeout: 10 * time.Second,
+		Host:        "webclient-test",
+		Secure:      tls,
+		// As `leasectl serve` on loopback: only its own Host names.
+		Hosts: gateway.LoopbackHosts(srv.Listener.Addr().String()),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	if cfg.Auditor == nil {
+		a, err := audit.NewFile(g.audit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.stores[s.name], g.ops[s.name] = testStore{name: s.name, store: st, readOnly: s.readOnly}, op
-		g.order = append(g.order, s.name)
-		g.drops[s.name] = make(chan struct{})
+		cfg.Auditor = a
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+webapi.PathLogin, g.login)
-	mux.HandleFunc("GET "+webapi.PathSession, g.authed(g.session))
-	mux.HandleFunc("GET "+webapi.PathLeases, g.authed(g.leases))
-	mux.HandleFunc("GET "+webapi.PathHistory, g.authed(g.history))
-	mux.HandleFunc("GET "+webapi.PathEvents, g.authed(g.events))
-	mux.HandleFunc("POST "+webapi.PathActions, g.authed(g.action))
-	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(webapi.RequestHeader) != "1" {
-			g.mu.Lock()
-			g.noHeader++
-			g.mu.Unlock()
-			writeJSON(w, http.StatusForbidden, webapi.ErrorAnswer{Error: webapi.Error{Code: webapi.CodeForbidden}})
-			return
-		}
-		if r.Method == http.MethodPost && r.Header.Get("Origin") != g.srv.URL {
-			writeJSON(w, http.StatusForbidden, webapi.ErrorAnswer{Error: webapi.Error{Code: webapi.CodeForbidden}})
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(g.srv.Close)
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.gw, g.front = gw, &front{next: gw}
+	srv.Config.Handler = g.front
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.noHeader > 0 {
-			t.Errorf("%d requests came without %s", g.noHeader, webapi.RequestHeader)
+		g.srv.Close() // the server of the moment: restart replaces it
+		g.gw.Close()
+		g.front.mu.Lock()
+		defer g.front.mu.Unlock()
+		if g.front.noHeader > 0 {
+			t.Errorf("%d requests came without %s", g.front.noHeader, webapi.RequestHeader)
 		}
 	})
 	return g
 }
 
-// client returns a logged-in client of g and its session.
+// client returns a client of g logged in as alice, and its session.
 func (g *testGateway) client(t *testing.T) (*Client, webapi.Session) {
+	t.Helper()
+	return g.clientAs(t, testToken)
+}
+
+// clientAs returns a client of g logged in with token, and its session.
+func (g *testGateway) clientAs(t *testing.T, token string) (*Client, webapi.Session) {
 	t.Helper()
 	c, err := New(g.srv.URL, WithHTTPClient(jarClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.Login(t.Context(), testToken)
+	s, err := c.Login(t.Context(), token)
 	if err != nil {
 		t.Fatalf("Login = %v", err)
 	}
 	return c, s
 }
 
-// backend returns a logged-in client's Backend of store.
+// backend returns the Backend of store of a client logged in as alice.
 func (g *testGateway) backend(t *testing.T, store string) *Backend {
 	t.Helper()
 	c, s := g.client(t)
@@ -131,12 +187,61 @@ func (g *testGateway) backend(t *testing.T, store string) *Backend {
 	return b
 }
 
-// drop ends every event stream of store now open.
-func (g *testGateway) drop(store string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	close(g.drops[store])
-	g.drops[store] = make(chan struct{})
+// holdEvents makes new event streams wait until release is called.
+func (g *testGateway) holdEvents() (release func()) {
+	g.front.mu.Lock()
+	defer g.front.mu.Unlock()
+	hold := make(chan struct{})
+	g.front.hold = hold
+	return func() {
+		g.front.mu.Lock()
+		defer g.front.mu.Unlock()
+		g.front.hold = nil
+		close(hold)
+	}
+}
+
+// drop cuts every connection to the server now open, event streams
+// included, as a network that fails does; the server stays up.
+func (g *testGateway) drop() { g.srv.CloseClientConnections() }
+
+// stop takes the server down: nothing listens at its address until
+// restart. It returns the address.
+func (g *testGateway) stop() string {
+	addr := g.srv.Listener.Addr().String()
+	g.srv.Listener.Close() // first, so that nothing reconnects meanwhile
+	g.srv.CloseClientConnections()
+	g.srv.Close()
+	return addr
+}
+
+// restart serves the same gateway (its sessions too) at addr again, as a
+// restarted `leasectl serve` on the same port would, but without losing
+// the sessions.
+func (g *testGateway) restart(t *testing.T, addr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening on %s again: %v", addr, err)
+	}
+	srv := httptest.NewUnstartedServer(g.front)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	g.srv = srv
+}
+
+// auditLines is the audit log as it is on disk.
+func (g *testGateway) auditLines(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(g.audit)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
 func jarClient(t *testing.T) *http.Client {
@@ -148,220 +253,58 @@ func jarClient(t *testing.T) *http.Client {
 	return &http.Client{Jar: jar}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code string, err error) {
-	e := webapi.Error{Code: code}
-	if err != nil {
-		e.Message = err.Error()
-	}
-	writeJSON(w, status, webapi.ErrorAnswer{Error: e})
-}
-
-func (g *testGateway) login(w http.ResponseWriter, r *http.Request) {
-	var l webapi.Login
-	if err := json.NewDecoder(r.Body).Decode(&l); err != nil || l.Token != testToken {
-		writeError(w, http.StatusUnauthorized, webapi.CodeUnauthorized, nil)
-		return
-	}
-	id := "session-" + r.RemoteAddr
-	g.mu.Lock()
-	g.sessions[id] = true
-	g.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: webapi.SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	writeJSON(w, http.StatusOK, g.sessionValue())
-}
-
-func (g *testGateway) authed(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(webapi.SessionCookie)
-		g.mu.Lock()
-		ok := err == nil && g.sessions[c.Value]
-		g.mu.Unlock()
-		if !ok {
-			writeError(w, http.StatusUnauthorized, webapi.CodeUnauthorized, nil)
-			return
-		}
-		h(w, r)
-	}
-}
-
-func (g *testGateway) sessionValue() webapi.Session {
-	s := webapi.Session{Operator: testOperator, Holder: lease.OperatorHolder(testOperator)}
-	for _, name := range g.order {
-		st := g.stores[name]
-		_, watch := stores.AsWatcher(st.store)
-		_, hist := stores.AsHistorian(st.store)
-		s.Stores = append(s.Stores, webapi.Store{Name: name, Kind: "memory", ReadOnly: st.readOnly, Watch: watch, History: hist})
-	}
-	return s
-}
-
-func (g *testGateway) session(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, g.sessionValue())
-}
-
-// store is the store the request's path names, or false after answering
-// 404.
-func (g *testGateway) store(w http.ResponseWriter, r *http.Request) (testStore, bool) {
-	st, ok := g.stores[r.PathValue("store")]
-	if !ok {
-		writeError(w, http.StatusNotFound, webapi.CodeNotFound, nil)
-	}
-	return st, ok
-}
-
-func (g *testGateway) leases(w http.ResponseWriter, r *http.Request) {
-	st, ok := g.store(w, r)
-	if !ok {
-		return
-	}
-	es, err := st.store.List(r.Context(), "")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, webapi.CodeStore, err)
-		return
-	}
-	l := webapi.Listing{Entries: make([]webapi.Entry, len(es))}
-	for i, e := range es {
-		l.Entries[i] = webapi.FromEntry(e)
-	}
-	writeJSON(w, http.StatusOK, l)
-}
-
-func (g *testGateway) history(w http.ResponseWriter, r *http.Request) {
-	st, ok := g.store(w, r)
-	if !ok {
-		return
-	}
-	h, ok := stores.AsHistorian(st.store)
-	if !ok {
-		writeError(w, http.StatusNotImplemented, webapi.CodeUnsupported, errors.New("no history"))
-		return
-	}
-	es, err := h.History(r.Context(), r.URL.Query().Get("key"))
-	if err != nil {
-		writeError(w, http.StatusBadGateway, webapi.CodeStore, err)
-		return
-	}
-	a := webapi.History{Entries: make([]webapi.Entry, len(es))}
-	for i, e := range es {
-		a.Entries[i] = webapi.FromEntry(e)
-	}
-	writeJSON(w, http.StatusOK, a)
-}
-
-// events streams the store's watch, one event per message, until the
-// client leaves or the test drops the stream.
-func (g *testGateway) events(w http.ResponseWriter, r *http.Request) {
-	st, ok := g.store(w, r)
-	if !ok {
-		return
-	}
-	wa, ok := stores.AsWatcher(st.store)
-	if !ok {
-		writeError(w, http.StatusNotImplemented, webapi.CodeUnsupported, errors.New("no watch"))
-		return
-	}
-	g.mu.Lock()
-	drop := g.drops[st.name]
-	g.mu.Unlock()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	evs, err := wa.Watch(ctx, "")
-	if err != nil {
-		writeError(w, http.StatusBadGateway, webapi.CodeStore, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	fl := w.(http.Flusher)
-	w.Write([]byte(": hello\n\n"))
-	fl.Flush()
-	for {
-		select {
-		case <-drop:
-			return
-		case ev, ok := <-evs:
-			if !ok {
-				return
-			}
-			b, err := json.Marshal([]webapi.Event{webapi.FromEvent(ev)})
-			if err != nil {
-				g.t.Error(err)
-				return
-			}
-			w.Write([]byte("data: "))
-			w.Write(b)
-			w.Write([]byte("\n\n"))
-			fl.Flush()
-		}
-	}
-}
-
-// actionStatus is the HTTP status of an action's answer by its error code.
-var actionStatus = map[string]int{
-	"": http.StatusOK, webapi.CodeChanged: http.StatusConflict, webapi.CodeHeld: http.StatusConflict,
-	webapi.CodeInvalid: http.StatusBadRequest, webapi.CodeReadOnly: http.StatusForbidden,
-	webapi.CodeAudit: http.StatusServiceUnavailable, webapi.CodeStore: http.StatusBadGateway,
-}
-
-func (g *testGateway) action(w http.ResponseWriter, r *http.Request) {
-	st, ok := g.store(w, r)
-	if !ok {
-		return
-	}
-	var a webapi.Action
-	if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
-		writeError(w, http.StatusBadRequest, webapi.CodeBadRequest, err)
-		return
-	}
-	req, err := a.ToRequest()
-	if err != nil {
-		writeError(w, http.StatusBadRequest, webapi.CodeBadRequest, err)
-		return
-	}
-	res, err := g.ops[st.name].Do(r.Context(), req)
-	ans := webapi.ActionAnswer{Result: webapi.FromResult(res), Error: webapi.FromError(err)}
-	code := ""
-	if ans.Error != nil {
-		code = ans.Error.Code
-	}
-	status := actionStatus[code]
-	if ans.Error != nil && ans.Error.Code == webapi.CodeAudit && ans.Error.Ran {
-		status = http.StatusOK // it ran: the answer says how far
-	}
-	writeJSON(w, status, ans)
-}
-
-// keepAuditor keeps the records in memory.
-type keepAuditor struct {
-	mu      sync.Mutex
-	records []lease.AuditRecord
-}
-
-func (a *keepAuditor) Audit(_ context.Context, r lease.AuditRecord) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.records = append(a.records, r)
-	return nil
-}
-
-// failAuditor refuses every record, as a full disk would.
-type failAuditor struct{}
-
-var errDiskFull = errors.New("disk full")
-
-func (failAuditor) Audit(context.Context, lease.AuditRecord) error { return errDiskFull }
-
 // newMemory returns a memory store closed at the end of the test.
 func newMemory(t *testing.T) *memory.Store {
 	t.Helper()
 	s := memory.New()
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// opened is an Open that hands st over, as `leasectl serve` does for the
+// demo store; the test closes st.
+func opened(st stores.Store) func(context.Context) (stores.Store, func() error, error) {
+	return func(context.Context) (stores.Store, func() error, error) { return st, nil, nil }
+}
+
+// memStore serves st as a memory store named name.
+func memStore(name string, st stores.Store) gateway.Store {
+	return gateway.Store{Name: name, Kind: "memory", Open: opened(st)}
+}
+
+var prefixes atomic.Int64
+
+// etcdPrefix is a store over the shared etcd, a client of it, and a
+// prefix no other test uses.
+type etcdPrefix struct {
+	store  *etcd.Store
+	cli    *clientv3.Client
+	prefix string
+}
+
+func newEtcd(t *testing.T) etcdPrefix {
+	t.Helper()
+	cli := etcdServer.Client(t)
+	st, err := etcd.New(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return etcdPrefix{store: st, cli: cli, prefix: fmt.Sprintf("wc%d/", prefixes.Add(1))}
+}
+
+// served is the gateway's configuration of a store named name over e's
+// prefix.
+func (e etcdPrefix) served(name string, readOnly bool) gateway.Store {
+	return gateway.Store{Name: name, Kind: "etcd", Prefix: e.prefix, ReadOnly: readOnly, Open: opened(e.store)}
+}
+
+// put writes key (under the prefix) straight to etcd and returns its
+// revision.
+func (e etcdPrefix) put(t *testing.T, key string, value []byte) uint64 {
+	t.Helper()
+	resp, err := e.cli.Put(t.Context(), e.prefix+key, string(value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(resp.Header.Revision)
 }

@@ -5,13 +5,19 @@ package webclient
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/leasectl/leasectl/audit"
+	"github.com/leasectl/leasectl/gateway"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/webapi"
@@ -22,11 +28,11 @@ import (
 type hidden struct{ stores.Store }
 
 func TestDialLogsIn(t *testing.T) {
-	g := newTestGateway(t, testStore{name: "a", store: newMemory(t)}, testStore{name: "b", store: newMemory(t), readOnly: true})
+	g := newTestGateway(t, memStore("a", newMemory(t)), gateway.Store{Name: "b", Kind: "memory", ReadOnly: true, Open: opened(newMemory(t))})
 	ctx := t.Context()
 	hc := jarClient(t)
 
-	if _, _, err := Dial(ctx, g.srv.URL, WithHTTPClient(hc)); !errors.Is(err, ErrUnauthorized) {
+	if _, _, err := Dial(ctx, g.srv.URL, WithHTTPClient(hc)); !errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrNoGateway) {
 		t.Fatalf("Dial before login = %v, want ErrUnauthorized", err)
 	}
 	c, err := New(g.srv.URL, WithHTTPClient(hc))
@@ -36,7 +42,11 @@ func TestDialLogsIn(t *testing.T) {
 	if _, err := c.Login(ctx, "wrong"); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("Login(wrong) = %v, want ErrUnauthorized", err)
 	}
-	if _, err := c.Login(ctx, testToken); err != nil {
+	if _, _, err := Dial(ctx, g.srv.URL, WithHTTPClient(hc)); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Dial after a refused login = %v, want ErrUnauthorized", err)
+	}
+	ls, err := c.Login(ctx, testToken)
+	if err != nil {
 		t.Fatalf("Login = %v", err)
 	}
 	_, s, err := Dial(ctx, g.srv.URL, WithHTTPClient(hc))
@@ -50,6 +60,9 @@ func TestDialLogsIn(t *testing.T) {
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Session = %+v, want %+v", s, want)
 	}
+	if !reflect.DeepEqual(ls, want) {
+		t.Errorf("Login answered %+v, want %+v", ls, want)
+	}
 	b, err := c.Backend(s, "b")
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +72,36 @@ func TestDialLogsIn(t *testing.T) {
 	}
 	if _, err := c.Backend(s, "nope"); err == nil {
 		t.Error("Backend(nope) = nil error, want one")
+	}
+
+	// A read-only operator: the session says so, and every store is
+	// read-only to it.
+	_, rs := g.clientAs(t, readerToken)
+	if rs.Operator != readerOperator || !rs.ReadOnly || !rs.Stores[0].ReadOnly {
+		t.Errorf("reader's session = %+v, want bob, read-only", rs)
+	}
+}
+
+// TestLoginOneTimeToken: with no operators configured, the token printed at
+// start logs in once.
+func TestLoginOneTimeToken(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) {
+		c.Operators, c.Operator = nil, "carol"
+	}, false, memStore("m", newMemory(t)))
+	token := g.gw.OneTimeToken()
+	if token == "" {
+		t.Fatal("no one-time token")
+	}
+	_, s := g.clientAs(t, token)
+	if s.Operator != "carol" || s.Holder != lease.OperatorHolder("carol") {
+		t.Errorf("session = %+v, want carol's", s)
+	}
+	c, err := New(g.srv.URL, WithHTTPClient(jarClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(t.Context(), token); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("second Login with the one-time token = %v, want ErrUnauthorized", err)
 	}
 }
 
@@ -75,6 +118,55 @@ func TestDialNoGateway(t *testing.T) {
 	}
 }
 
+// TestOrigin: the Origin the client sends outside a browser is the one the
+// gateway accepts, whatever form the base URL takes, over TLS too.
+func TestOrigin(t *testing.T) {
+	plain := newTestGateway(t, memStore("m", newMemory(t)))
+	secure := startGateway(t, nil, true, memStore("m", newMemory(t)))
+	_, port, err := net.SplitHostPort(plain.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, base string
+		g          *testGateway
+	}{
+		{"127.0.0.1", plain.srv.URL, plain},
+		{"localhost", "http://localhost:" + port, plain},
+		{"upper case", "http://LocalHost:" + port, plain},
+		{"with a path", plain.srv.URL + "/console/index.html?x=1#token=y", plain},
+		{"https", secure.srv.URL, secure},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hc := jarClient(t)
+			if tt.g == secure {
+				hc = secure.srv.Client()
+				hc.Jar = jarClient(t).Jar
+			}
+			c, err := New(tt.base, WithHTTPClient(hc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.Login(t.Context(), testToken)
+			if err != nil {
+				t.Fatalf("Login = %v", err)
+			}
+			b, err := c.Backend(s, "m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprintf("k%d", i)
+			if res, err := b.Do(t.Context(), lease.Request{Action: lease.ActionAcquire, Key: key, TTL: time.Minute}); err != nil || res.Outcome != lease.OutcomeWon {
+				t.Fatalf("Do = %+v, %v; want won", res, err)
+			}
+			if _, err := b.List(t.Context()); err != nil {
+				t.Fatalf("List after Do = %v", err)
+			}
+		})
+	}
+}
+
 func TestNewRefusesABadURL(t *testing.T) {
 	for _, u := range []string{"", "file:///x", "localhost:8080", "http://"} {
 		if _, err := New(u); err == nil {
@@ -83,66 +175,136 @@ func TestNewRefusesABadURL(t *testing.T) {
 	}
 }
 
+// keyStore is a store of the tests and the prefix its keys live under.
+type keyStore struct {
+	name   string
+	store  stores.Store
+	prefix string
+	served gateway.Store
+}
+
+// bothStores are a memory store and a prefix of the shared etcd, served
+// as "memory" and "etcd".
+func bothStores(t *testing.T) []keyStore {
+	m := newMemory(t)
+	e := newEtcd(t)
+	return []keyStore{
+		{name: "memory", store: m, served: memStore("memory", m)},
+		{name: "etcd", store: e.store, prefix: e.prefix, served: e.served("etcd", false)},
+	}
+}
+
 func TestList(t *testing.T) {
-	st := newMemory(t)
-	ctx := t.Context()
-	for key, value := range map[string]string{
-		"jobs/a":        `{"holder_id":"x"}`,
-		"jobs/\xffbin":  "\x00\xfe raw",
-		"jobs/empty":    "",
-		"jobs/unicode✓": "välue",
-	} {
-		if _, err := st.Create(ctx, key, []byte(value)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	g := newTestGateway(t, testStore{name: "m", store: st})
-	b := g.backend(t, "m")
-	got, err := b.List(ctx)
-	if err != nil {
-		t.Fatalf("List = %v", err)
-	}
-	want, err := st.List(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("List = %v, want %v", got, want)
+	for _, ks := range bothStores(t) {
+		t.Run(ks.name, func(t *testing.T) {
+			ctx := t.Context()
+			for key, value := range map[string]string{
+				"jobs/a":                      `{"holder_id":"x"}`,
+				"jobs/\xffbin":                "\x00\xfe raw",
+				"jobs/empty":                  "",
+				"jobs/unicode✓":               "välue",
+				"jobs/ctl\x1b[31m\u2028<>&\"": "\x1b]0;title\x07",
+			} {
+				if _, err := ks.store.Create(ctx, ks.prefix+key, []byte(value)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g := newTestGateway(t, ks.served)
+			got, err := g.backend(t, ks.name).List(ctx)
+			if err != nil {
+				t.Fatalf("List = %v", err)
+			}
+			want, err := ks.store.List(ctx, ks.prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) != 5 || !reflect.DeepEqual(got, want) {
+				t.Errorf("List = %+v, want %+v", got, want)
+			}
+		})
 	}
 }
 
 func TestListEmpty(t *testing.T) {
-	g := newTestGateway(t, testStore{name: "m", store: newMemory(t)})
-	got, err := g.backend(t, "m").List(t.Context())
-	if err != nil || len(got) != 0 {
-		t.Fatalf("List = %v, %v; want no entries", got, err)
+	for _, ks := range bothStores(t) {
+		t.Run(ks.name, func(t *testing.T) {
+			g := newTestGateway(t, ks.served)
+			got, err := g.backend(t, ks.name).List(t.Context())
+			if err != nil || got == nil || len(got) != 0 {
+				t.Fatalf("List = %#v, %v; want no entries", got, err)
+			}
+		})
 	}
 }
 
 func TestListUnauthorized(t *testing.T) {
-	g := newTestGateway(t, testStore{name: "m", store: newMemory(t)})
-	c, err := New(g.srv.URL)
+	g := newTestGateway(t, memStore("m", newMemory(t)))
+	_, s := g.client(t)
+	// Another browser, that has the session's description but not its
+	// cookie.
+	c, err := New(g.srv.URL, WithHTTPClient(jarClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := c.Backend(g.sessionValue(), "m")
+	b, err := c.Backend(s, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.List(t.Context()); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("List without a session = %v, want ErrUnauthorized", err)
 	}
+	if _, err := b.History(t.Context(), "k"); !errors.Is(err, ErrUnauthorized) || errors.Is(err, stores.ErrNotFound) {
+		t.Fatalf("History without a session = %v, want ErrUnauthorized", err)
+	}
+	if _, err := b.Watch(t.Context()); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("Watch without a session = %v, want ErrUnauthorized", err)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	ctx := t.Context()
+	e := newEtcd(t)
+	g := newTestGateway(t, e.served("fleet", false))
+	b := g.backend(t, "fleet")
+	key := "jobs/\xff-orders" // not UTF-8: it crosses as base64, both ways
+	for i := range 3 {
+		e.put(t, key, fmt.Appendf(nil, "v%d\xfe", i))
+	}
+	got, err := b.History(ctx, e.prefix+key)
+	if err != nil {
+		t.Fatalf("History = %v", err)
+	}
+	want, err := e.store.History(ctx, e.prefix+key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 3 || !reflect.DeepEqual(got, want) {
+		t.Errorf("History = %+v, want %+v", got, want)
+	}
+
+	// The gateway's 404 not_found for a key without history is the
+	// store's own stores.ErrNotFound.
+	_, err = b.History(ctx, e.prefix+"absent")
+	var se *StatusError
+	if !errors.Is(err, stores.ErrNotFound) || !errors.As(err, &se) || se.Status != http.StatusNotFound || se.Err.Code != webapi.CodeNotFound {
+		t.Errorf("History(absent) = %v, want stores.ErrNotFound from a 404 not_found", err)
+	}
+	// Outside the store's prefix: a bad request, not a key that is absent.
+	_, err = b.History(ctx, "elsewhere/"+key)
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || errors.Is(err, stores.ErrNotFound) {
+		t.Errorf("History(outside the prefix) = %v, want a 400 *StatusError", err)
+	}
 }
 
 func TestHistoryUnsupported(t *testing.T) {
-	g := newTestGateway(t, testStore{name: "m", store: newMemory(t)})
+	g := newTestGateway(t, memStore("m", newMemory(t)))
 	if _, err := g.backend(t, "m").History(t.Context(), "k"); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("History on a store without = %v, want errors.ErrUnsupported", err)
 	}
 }
 
 func TestWatchUnsupported(t *testing.T) {
-	g := newTestGateway(t, testStore{name: "m", store: hidden{newMemory(t)}})
+	g := newTestGateway(t, memStore("m", hidden{newMemory(t)}))
 	if _, err := g.backend(t, "m").Watch(t.Context()); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("Watch on a store without = %v, want errors.ErrUnsupported", err)
 	}
@@ -188,7 +350,7 @@ func TestWatchFollowsTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newTestGateway(t, testStore{name: "m", store: st})
+	g := newTestGateway(t, memStore("m", st))
 	wctx, cancel := context.WithCancel(ctx)
 	ch, err := g.backend(t, "m").Watch(wctx)
 	if err != nil {
@@ -217,60 +379,92 @@ func TestWatchFollowsTheStore(t *testing.T) {
 	}
 }
 
-// TestWatchReconnects drops the stream: the client reports it, reconnects,
-// resets, and the new snapshot has what was written while it was away.
+// TestWatchReconnects drops the connection under a stream over etcd: the
+// client reports it, reconnects, resets, and the new snapshot has what was
+// written and deleted while it was away.
 func TestWatchReconnects(t *testing.T) {
-	st := newMemory(t)
-	ctx := t.Context()
-	if _, err := st.Create(ctx, "a", []byte("1")); err != nil {
-		t.Fatal(err)
-	}
-	g := newTestGateway(t, testStore{name: "m", store: st})
-	ch, err := g.backend(t, "m").Watch(ctx)
+	e := newEtcd(t)
+	e.put(t, "a", []byte("1"))
+	e.put(t, "gone", []byte("1"))
+	g := newTestGateway(t, e.served("fleet", false))
+	ch, err := g.backend(t, "fleet").Watch(t.Context())
 	if err != nil {
 		t.Fatalf("Watch = %v", err)
 	}
-	snapshot(t, ch)
+	if got := snapshot(t, ch); len(got) != 2 {
+		t.Fatalf("first snapshot = %v, want a and gone", got)
+	}
 
 	for round := range 2 { // twice: the second drop follows a reconnection
-		g.drop("m")
-		if ev := next(t, ch); ev.Kind != stores.EventError || ev.Err == nil || !strings.Contains(ev.Err.Error(), "m: events") {
+		// The stream may not come back before the test has written: what
+		// is written while the client is away must be in the new snapshot.
+		release := g.holdEvents()
+		g.drop()
+		if ev := next(t, ch); ev.Kind != stores.EventError || ev.Err == nil || !strings.Contains(ev.Err.Error(), "fleet: events") {
 			t.Fatalf("round %d: after the drop: %+v, want an EventError naming the store", round, ev)
 		}
-		// Written while the client is away (or reconnecting): the new
-		// snapshot must have it.
 		key := []string{"b", "c"}[round]
-		rev, err := st.Create(ctx, key, []byte(key))
-		if err != nil {
-			t.Fatal(err)
+		rev := e.put(t, key, []byte(key))
+		if round == 0 {
+			if _, err := e.cli.Delete(t.Context(), e.prefix+"gone"); err != nil {
+				t.Fatal(err)
+			}
 		}
+		release()
 		if ev := next(t, ch); ev.Kind != stores.EventReset {
 			t.Fatalf("round %d: after the error: %+v, want EventReset", round, ev)
 		}
 		got := snapshot(t, ch)
-		if e, ok := got[key]; !ok || e.Revision != rev {
+		if en, ok := got[e.prefix+key]; !ok || en.Revision != rev {
 			t.Fatalf("round %d: snapshot after reconnecting = %v, want %s at revision %d", round, got, key, rev)
 		}
+		if _, ok := got[e.prefix+"gone"]; ok {
+			t.Fatalf("round %d: snapshot after reconnecting = %v, still has the key deleted while away", round, got)
+		}
+		if len(got) != 2+round {
+			t.Fatalf("round %d: snapshot after reconnecting = %v, want %d keys", round, got, 2+round)
+		}
+	}
+	// And the stream follows the store again.
+	rev := e.put(t, "a", []byte("2"))
+	if ev := next(t, ch); ev.Kind != stores.EventPut || ev.Entry.Key != e.prefix+"a" || ev.Entry.Revision != rev {
+		t.Fatalf("after reconnecting, a write: %+v, want a put of a at %d", ev, rev)
 	}
 }
 
 // TestWatchRetriesAGatewayThatIsDown: a stream whose gateway is gone
-// reports errors, one per attempt, until ctx ends; then the channel
-// closes.
+// reports errors, one per attempt; when the gateway is back the client
+// resets and the new snapshot has what was written while it was down;
+// once ctx ends, the channel closes.
 func TestWatchRetriesAGatewayThatIsDown(t *testing.T) {
-	g := newTestGateway(t, testStore{name: "m", store: newMemory(t)})
+	e := newEtcd(t)
+	e.put(t, "a", []byte("1"))
+	g := newTestGateway(t, e.served("fleet", false))
 	ctx, cancel := context.WithCancel(t.Context())
-	ch, err := g.backend(t, "m").Watch(ctx)
+	ch, err := g.backend(t, "fleet").Watch(ctx)
 	if err != nil {
 		t.Fatalf("Watch = %v", err)
 	}
 	snapshot(t, ch)
-	g.srv.CloseClientConnections()
-	g.srv.Close()
+	addr := g.stop()
 	for i := range 2 {
 		if ev := next(t, ch); ev.Kind != stores.EventError {
 			t.Fatalf("event %d with the gateway down: %+v, want EventError", i, ev)
 		}
+	}
+	rev := e.put(t, "b", []byte("written while the gateway was down"))
+	g.restart(t, addr)
+	for {
+		ev := next(t, ch)
+		if ev.Kind == stores.EventReset {
+			break
+		}
+		if ev.Kind != stores.EventError {
+			t.Fatalf("while the gateway comes back: %+v, want errors then EventReset", ev)
+		}
+	}
+	if got := snapshot(t, ch); got[e.prefix+"b"].Revision != rev || len(got) != 2 {
+		t.Fatalf("snapshot after the gateway came back = %v, want a, and b at %d", got, rev)
 	}
 	cancel()
 	for ev := range ch {
@@ -357,117 +551,191 @@ func liveRecord(holder string) []byte {
 	return lease.NewRecord(holder, time.Now(), time.Hour).Encode()
 }
 
+// TestDo runs every kind of answer of an action through the real gateway,
+// over etcd, and checks what reached the store and the audit log.
 func TestDo(t *testing.T) {
 	ctx := t.Context()
-	st := newMemory(t)
-	heldRev, err := st.Create(ctx, "held", liveRecord("replica-1"))
+	e := newEtcd(t)
+	heldRev := e.put(t, "held", liveRecord("replica-1"))
+	down := gateway.Store{Name: "down", Kind: "etcd", Open: func(ctx context.Context) (stores.Store, func() error, error) {
+		// Nothing listens there: what an etcd that is down answers.
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", "127.0.0.1:1")
+		if err == nil {
+			c.Close()
+			return nil, nil, errors.New("127.0.0.1:1 answered")
+		}
+		return nil, nil, fmt.Errorf("etcd: %w", err)
+	}}
+	g := newTestGateway(t, e.served("fleet", false), e.served("fleet-ro", true), down)
+	m, ro, dn := g.backend(t, "fleet"), g.backend(t, "fleet-ro"), g.backend(t, "down")
+	rc, rs := g.clientAs(t, readerToken)
+	reader, err := rc.Backend(rs, "fleet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	roStore := newMemory(t)
-	roRev, err := roStore.Create(ctx, "k", liveRecord("replica-1"))
+	// A second gateway over the same keys whose audit log cannot be
+	// written (its directory is a file).
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badLog, err := audit.NewFile(filepath.Join(blocker, "audit.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	badAudit := newMemory(t)
-	g := newTestGateway(t,
-		testStore{name: "m", store: st},
-		testStore{name: "ro", store: roStore, readOnly: true},
-		testStore{name: "noaudit", store: badAudit, auditor: failAuditor{}},
-	)
-	m, ro, noaudit := g.backend(t, "m"), g.backend(t, "ro"), g.backend(t, "noaudit")
+	noaudit := startGateway(t, func(c *gateway.Config) { c.Auditor = badLog }, false, e.served("fleet", false)).backend(t, "fleet")
+	// revision is etcd's revision now: it moves with every write anywhere.
+	revision := func() int64 {
+		t.Helper()
+		resp, err := e.cli.Get(ctx, "webclient-test-revision-probe")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Revision
+	}
+	// nothingWritten fails the test if etcd or the audit log moved since
+	// before.
+	nothingWritten := func(t *testing.T, before int64, lines int) {
+		t.Helper()
+		if after := revision(); after != before {
+			t.Errorf("etcd revision %d → %d: something was written", before, after)
+		}
+		if got := len(g.auditLines(t)); got != lines {
+			t.Errorf("audit log has %d lines, want %d", got, lines)
+		}
+	}
 
 	t.Run("acquire an absent key", func(t *testing.T) {
-		res, err := m.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: "free", TTL: time.Minute, Seen: 0})
+		res, err := m.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: e.prefix + "free", TTL: time.Minute, Seen: 0})
 		if err != nil {
 			t.Fatalf("Do = %v", err)
 		}
-		e, err := st.Get(ctx, "free")
+		got, err := e.store.Get(ctx, e.prefix+"free")
 		if err != nil {
 			t.Fatalf("the store after acquire: %v", err)
 		}
-		if res.Outcome != lease.OutcomeWon || res.Revision != e.Revision || string(res.Written) != string(e.Value) {
-			t.Errorf("Do = %+v; store has %q at %d", res, e.Value, e.Revision)
+		if res.Outcome != lease.OutcomeWon || res.Revision != got.Revision || string(res.Written) != string(got.Value) {
+			t.Errorf("Do = %+v; store has %q at %d", res, got.Value, got.Revision)
 		}
-		if !res.After.Found || res.After.Entry.Revision != e.Revision {
-			t.Errorf("Result.After = %+v, want the new record at %d", res.After, e.Revision)
+		if !res.After.Found || res.After.Entry.Revision != got.Revision || res.After.Entry.Key != e.prefix+"free" {
+			t.Errorf("Result.After = %+v, want the new record at %d", res.After, got.Revision)
 		}
-		r, err := lease.Decode(e.Value)
+		r, err := lease.Decode(got.Value)
 		if err != nil || r.HolderID != lease.OperatorHolder(testOperator) {
 			t.Errorf("written record = %+v, %v; want holder %q (the session's)", r, err, lease.OperatorHolder(testOperator))
 		}
+		lines := g.auditLines(t)
+		if len(lines) != 2 || !strings.Contains(lines[0], `"operator":"alice"`) || !strings.Contains(lines[1], `"outcome":"won"`) {
+			t.Errorf("audit log = %q, want alice's intent and won", lines)
+		}
 	})
 	t.Run("stale revision", func(t *testing.T) {
-		_, err := m.Do(ctx, lease.Request{Action: lease.ActionTakeover, Key: "held", TTL: time.Minute, Seen: heldRev + 100, Reason: "stuck"})
+		before, lines := revision(), len(g.auditLines(t))
+		_, err := m.Do(ctx, lease.Request{Action: lease.ActionTakeover, Key: e.prefix + "held", TTL: time.Minute, Seen: heldRev - 1, Reason: "stuck"})
 		var changed *lease.ChangedError
 		if !errors.As(err, &changed) {
 			t.Fatalf("Do(stale) = %v, want *lease.ChangedError", err)
 		}
-		if changed.Seen != heldRev+100 || !changed.Current.Found || changed.Current.Entry.Revision != heldRev {
-			t.Errorf("ChangedError = %+v, want seen %d, current at %d", changed, heldRev+100, heldRev)
+		if changed.Seen != heldRev-1 || !changed.Current.Found || changed.Current.Entry.Revision != heldRev || changed.Current.Status.State != lease.Held || changed.Current.Status.Record.HolderID != "replica-1" {
+			t.Errorf("ChangedError = %+v, want seen %d, current replica-1 at %d", changed, heldRev-1, heldRev)
 		}
-		if e, _ := st.Get(ctx, "held"); e.Revision != heldRev {
-			t.Errorf("held is at %d after a stale takeover, want %d (nothing written)", e.Revision, heldRev)
-		}
+		nothingWritten(t, before, lines+2) // audited: intent, changed
 	})
 	t.Run("acquire a held key", func(t *testing.T) {
-		_, err := m.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: "held", TTL: time.Minute, Seen: heldRev})
+		before, lines := revision(), len(g.auditLines(t))
+		_, err := m.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: e.prefix + "held", TTL: time.Minute, Seen: heldRev})
 		if !errors.Is(err, lease.ErrHeld) {
 			t.Fatalf("Do(acquire held) = %v, want lease.ErrHeld", err)
 		}
+		nothingWritten(t, before, lines+2) // audited: intent, held
 	})
 	t.Run("invalid", func(t *testing.T) {
-		_, err := m.Do(ctx, lease.Request{Action: lease.ActionTakeover, Key: "held", TTL: time.Minute, Seen: heldRev})
-		var re *lease.RequestError
-		if !errors.As(err, &re) || !errors.Is(err, lease.ErrInvalidRequest) {
-			t.Fatalf("Do(takeover without a reason) = %v, want *lease.RequestError", err)
+		before, lines := revision(), len(g.auditLines(t))
+		for _, req := range []lease.Request{
+			{Action: lease.ActionTakeover, Key: e.prefix + "held", TTL: time.Minute, Seen: heldRev}, // no reason
+			{Action: lease.ActionAcquire, Key: "elsewhere/x", TTL: time.Minute},                     // out of scope
+		} {
+			_, err := m.Do(ctx, req)
+			var re *lease.RequestError
+			if !errors.As(err, &re) || !errors.Is(err, lease.ErrInvalidRequest) {
+				t.Errorf("Do(%+v) = %v, want *lease.RequestError", req, err)
+			}
 		}
+		nothingWritten(t, before, lines)
 	})
-	t.Run("read-only store", func(t *testing.T) {
-		_, err := ro.Do(ctx, lease.Request{Action: lease.ActionTakeover, Key: "k", TTL: time.Minute, Seen: roRev, Reason: "r"})
-		if !errors.Is(err, stores.ErrReadOnly) {
-			t.Fatalf("Do on a read-only store = %v, want stores.ErrReadOnly", err)
-		}
-		if e, _ := roStore.Get(ctx, "k"); e.Revision != roRev {
-			t.Errorf("k is at %d, want %d (nothing written)", e.Revision, roRev)
+	t.Run("read-only", func(t *testing.T) {
+		for name, b := range map[string]*Backend{"store": ro, "operator": reader} {
+			before, lines := revision(), len(g.auditLines(t))
+			_, err := b.Do(ctx, lease.Request{Action: lease.ActionTakeover, Key: e.prefix + "held", TTL: time.Minute, Seen: heldRev, Reason: "r"})
+			var re *lease.RequestError
+			if !errors.Is(err, stores.ErrReadOnly) || !errors.As(err, &re) {
+				t.Errorf("Do on a read-only %s = %v, want a *lease.RequestError matching stores.ErrReadOnly", name, err)
+			}
+			nothingWritten(t, before, lines)
 		}
 	})
 	t.Run("audit fails", func(t *testing.T) {
-		_, err := noaudit.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: "x", TTL: time.Minute})
+		before, lines := revision(), len(g.auditLines(t))
+		_, err := noaudit.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: e.prefix + "x", TTL: time.Minute})
 		var ae *lease.AuditError
-		if !errors.As(err, &ae) || ae.Ran || !strings.Contains(ae.Error(), errDiskFull.Error()) {
-			t.Fatalf("Do with a failing audit = %v, want *lease.AuditError (not ran) saying %q", err, errDiskFull)
+		if !errors.As(err, &ae) || ae.Ran || !strings.Contains(ae.Error(), "not a directory") {
+			t.Fatalf("Do with an unwritable audit log = %v, want *lease.AuditError (not ran) saying why", err)
 		}
-		if _, err := badAudit.Get(ctx, "x"); !errors.Is(err, stores.ErrNotFound) {
-			t.Errorf("x after a refused audit: %v, want ErrNotFound (nothing written)", err)
+		nothingWritten(t, before, lines)
+	})
+	t.Run("store down", func(t *testing.T) {
+		_, err := dn.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: "x", TTL: time.Minute})
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("Do on a store that is down = %v, want its error", err)
+		}
+		for _, target := range []error{lease.ErrHeld, lease.ErrInvalidRequest, stores.ErrReadOnly, ErrUnauthorized} {
+			if errors.Is(err, target) {
+				t.Errorf("Do on a store that is down = %v, matches %v", err, target)
+			}
 		}
 	})
 	t.Run("holder or any revision", func(t *testing.T) {
+		before, lines := revision(), len(g.auditLines(t))
 		for _, req := range []lease.Request{
-			{Action: lease.ActionAcquire, Key: "y", TTL: time.Minute, Holder: "someone"},
-			{Action: lease.ActionAcquire, Key: "y", TTL: time.Minute, AnyRevision: true},
+			{Action: lease.ActionAcquire, Key: e.prefix + "y", TTL: time.Minute, Holder: "someone"},
+			{Action: lease.ActionAcquire, Key: e.prefix + "y", TTL: time.Minute, AnyRevision: true},
 		} {
 			if _, err := m.Do(ctx, req); !errors.Is(err, lease.ErrInvalidRequest) {
 				t.Errorf("Do(%+v) = %v, want *lease.RequestError", req, err)
 			}
 		}
-		if _, err := st.Get(ctx, "y"); !errors.Is(err, stores.ErrNotFound) {
-			t.Errorf("y: %v, want ErrNotFound (nothing sent)", err)
+		nothingWritten(t, before, lines)
+	})
+	t.Run("release", func(t *testing.T) {
+		cur, err := e.store.Get(ctx, e.prefix+"free")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := m.Do(ctx, lease.Request{Action: lease.ActionRelease, Key: e.prefix + "free", Seen: cur.Revision, Reason: "done"})
+		if err != nil || res.Outcome != lease.OutcomeWon {
+			t.Fatalf("Do(release) = %+v, %v; want won", res, err)
+		}
+		if got, err := e.store.Get(ctx, e.prefix+"free"); err != nil || len(got.Value) != 0 || got.Revision != res.Revision {
+			t.Errorf("free after release = %+v, %v; want empty at %d", got, err, res.Revision)
 		}
 	})
 	t.Run("no session", func(t *testing.T) {
-		c, err := New(g.srv.URL)
+		before, lines := revision(), len(g.auditLines(t))
+		_, s := g.client(t)
+		c, err := New(g.srv.URL, WithHTTPClient(jarClient(t)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := c.Backend(g.sessionValue(), "m")
+		b, err := c.Backend(s, "fleet")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = b.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: "z", TTL: time.Minute})
+		_, err = b.Do(ctx, lease.Request{Action: lease.ActionAcquire, Key: e.prefix + "z", TTL: time.Minute})
 		var se *StatusError
 		if !errors.As(err, &se) || !errors.Is(err, ErrUnauthorized) {
 			t.Fatalf("Do without a session = %v, want a 401 *StatusError", err)
 		}
+		nothingWritten(t, before, lines)
 	})
 }

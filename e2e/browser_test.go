@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -16,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -111,6 +111,9 @@ type serveProc struct {
 	err            error
 }
 
+// servedURL matches the line where serve hands over its URL.
+var servedURL = regexp.MustCompile(`(?m)^leasectl serve: open (\S+)\n`)
+
 // startServe runs `leasectl --config conf serve` on a free loopback port,
 // with extraEnv added to the child environment, and waits for the URL it
 // prints. A binary without the browser console fails the test. The server
@@ -129,40 +132,30 @@ func startServe(t testing.TB, conf string, extraEnv ...string) *serveProc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start leasectl serve: %v", err)
 	}
-	lines := make(chan string, 16)
+	readDone := make(chan struct{})
 	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.stdout.Write([]byte(sc.Text() + "\n"))
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		io.Copy(io.Discard, out)
+		defer close(readDone)
+		io.Copy(&p.stdout, out)
 	}()
 	go func() {
-		// Wait only once the pipe has been read to its end.
-		for range lines {
-		}
+		<-readDone // Wait must not run before the pipe has been read out
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
 	t.Cleanup(func() { p.stop(t) })
 
-	timeout := time.After(browserWait)
-	for p.url == "" {
+	deadline := time.Now().Add(browserWait)
+	for {
+		if m := servedURL.FindStringSubmatch(p.stdout.String()); m != nil {
+			p.url = m[1]
+			break
+		}
 		select {
-		case l, ok := <-lines:
-			if !ok {
-				<-p.done
-				t.Fatalf("leasectl serve exited before printing its URL: %v\nstdout: %s\nstderr: %s", p.err, p.stdout.String(), p.stderr.String())
-			}
-			if u, found := strings.CutPrefix(l, "leasectl serve: open "); found {
-				p.url = u
-			}
-		case <-timeout:
+		case <-p.done:
+			t.Fatalf("leasectl serve exited before printing its URL: %v\nstdout: %s\nstderr: %s", p.err, p.stdout.String(), p.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("leasectl serve printed no URL within %v\nstdout: %s\nstderr: %s", browserWait, p.stdout.String(), p.stderr.String())
 		}
 	}
@@ -172,10 +165,10 @@ func startServe(t testing.TB, conf string, extraEnv ...string) *serveProc {
 	if err != nil {
 		t.Fatalf("GET %s: %v", p.url, err)
 	}
-	page, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("console.js")) {
-		t.Fatalf("%s has no browser console built in (make build builds it, and make test sets LEASECTL_BIN to its binary): GET / = %s, %v:\n%s\nstdout: %s", p.cmd.Path, resp.Status, err, page, p.stdout.String())
+	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("console.js")) {
+		t.Fatalf("%s has no browser console built in (make build builds it, and make test sets LEASECTL_BIN to its binary): GET / = %s, %v:\n%s\nstdout: %s", p.cmd.Path, resp.Status, err, body, p.stdout.String())
 	}
 	return p
 }

@@ -67,13 +67,14 @@ const eventWriteTimeout = 30 * time.Second
 const maxBatch = 2048
 
 // events streams the store's watch as Server-Sent Events: each message's
-// data is a JSON array of webapi.Event, in order. Every page shares the
-// store's one watch (see hub): a stream starts with every key's latest
-// entry, then synced once the store's snapshot is complete, then the
-// changes — so a page that reconnects after a dropped connection starts
-// again from the whole state, and no key's final state is lost. The stream
-// ends when the page goes away, falls too far behind, or the server shuts
-// down.
+// data is a JSON array of webapi.Event. Every page shares the store's one
+// watch (see hub): a stream starts with every key the hub knows, then
+// synced once the store's snapshot is complete, then the keys that change,
+// each with its entry as it is when the page is written to — so a page that
+// reads slowly gets fewer, fresher events rather than a backlog, and a page
+// that reconnects after a dropped connection starts again from the whole
+// state: no key's final state is lost. The stream ends when the page goes
+// away or the server shuts down.
 func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState, store stores.Store) {
 	wt, ok := stores.AsWatcher(store)
 	if !ok {
@@ -81,7 +82,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState,
 		return
 	}
 	hb := st.watchHub(wt)
-	snap, sub, err := hb.subscribe()
+	sub, err := hb.subscribe()
 	if err != nil {
 		writeError(w, http.StatusBadGateway, webapi.CodeStore, "store "+st.conf.Name+": "+err.Error())
 		return
@@ -105,24 +106,9 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState,
 	if !write([]byte(": leasectl\n\n")) {
 		return
 	}
-	var buf []byte
-	for len(snap) > 0 {
-		n := min(len(snap), maxBatch)
-		buf = append(buf[:0], "data: ["...)
-		for i, ev := range snap[:n] {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendEvent(buf, ev)
-		}
-		buf = append(buf, "]\n\n"...)
-		if !write(buf) {
-			return
-		}
-		snap = snap[n:]
-	}
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
+	var buf []byte
 	for {
 		select {
 		case <-ctx.Done():
@@ -131,28 +117,24 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request, st *storeState,
 			if !write([]byte(": ping\n\n")) {
 				return
 			}
-		case ev, ok := <-sub.C:
-			if !ok {
-				return
-			}
-			buf = append(buf[:0], "data: ["...)
-			buf = appendEvent(buf, ev)
-			open := true
-		batch:
-			for n := 1; n < maxBatch; n++ {
-				select {
-				case ev, open = <-sub.C:
-					if !open {
-						break batch
+		case <-sub.Wake:
+			evs, ended := hb.next(sub)
+			for len(evs) > 0 {
+				n := min(len(evs), maxBatch)
+				buf = append(buf[:0], "data: ["...)
+				for i, ev := range evs[:n] {
+					if i > 0 {
+						buf = append(buf, ',')
 					}
-					buf = append(buf, ',')
 					buf = appendEvent(buf, ev)
-				default:
-					break batch
 				}
+				buf = append(buf, "]\n\n"...)
+				if !write(buf) {
+					return
+				}
+				evs = evs[n:]
 			}
-			buf = append(buf, "]\n\n"...)
-			if !write(buf) || !open {
+			if ended {
 				return
 			}
 		}

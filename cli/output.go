@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leasectl/leasectl/internal/jsonstr"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/timetext"
@@ -225,73 +226,14 @@ func appendIndent(b []byte, depth int) []byte {
 	return append(b, indentation[:1+2*depth]...)
 }
 
-// jsonPlain marks the ASCII bytes encoding/json copies into a string as
-// they are (with its default HTML escaping): printable ASCII but '"', '\\',
-// '<', '>' and '&'. DEL is copied too; safetext.JSON escapes it.
-var jsonPlain = func() (plain [utf8.RuneSelf]bool) {
-	for c := byte(0x20); c <= 0x7f; c++ {
-		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return plain
-}()
-
 // appendJSONString appends s as a JSON string exactly as encoding/json
-// writes it (HTML characters, U+2028 and U+2029 escaped, invalid UTF-8 as
-// \ufffd), then made terminal-safe by safetext.JSON, which sees only what
-// holds DEL or non-ASCII: the rule of what a terminal must not see stays
-// there.
+// writes it (jsonstr), then made terminal-safe by safetext.JSON, which
+// sees only what holds DEL or non-ASCII: the rule of what a terminal must
+// not see stays there.
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	start := len(b)
-	b = append(b, '"')
-	other := false // s has DEL or non-ASCII bytes
-	done := 0      // s[:done] is in b
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonPlain[c] {
-				other = other || c == 0x7f
-				i++
-				continue
-			}
-			b = append(b, s[done:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			done = i
-			continue
-		}
-		other = true
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[done:i]...)
-			b = append(b, `\ufffd`...)
-			done = i + size
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[done:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			done = i + size
-		}
-		i += size
-	}
-	b = append(b, s[done:]...)
-	b = append(b, '"')
-	if other {
+	b, ascii := jsonstr.Append(b, s)
+	if !ascii {
 		// safetext.JSON returns its input when it has nothing to escape.
 		if safe := safetext.JSON(b[start:]); &safe[0] != &b[start] {
 			b = append(b[:start], safe...)

@@ -29,6 +29,31 @@ type consoleSetup struct {
 	notice string
 }
 
+// loadSelected loads the configuration and the stores --store selects (all
+// of them without it). Without any configuration it returns a nil config,
+// for the caller to run the demo; --store then is a usage error.
+func loadSelected(g *globals) (*config.Config, []config.Store, error) {
+	_, err := config.Path(g.config)
+	switch {
+	case errors.Is(err, config.ErrNoConfig):
+		if len(g.stores) > 0 {
+			return nil, nil, usageErrorf("--store %s: no configuration to find it in (pass --config FILE, set $LEASECTL_CONFIG, or create $XDG_CONFIG_HOME/leasectl/config.yaml)", g.stores[0])
+		}
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, &exitError{ExitUsage, err}
+	}
+	c, err := loadConfig(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	sel, err := selectStores(c, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, sel, nil
+}
+
 // setupConsole builds the console's options from the config: one source per
 // configured store (all of them, or those named by --store), read-only as
 // the config and --read-only say, each a local backend whose operator writes
@@ -36,23 +61,12 @@ type consoleSetup struct {
 // to the configured log; an action as a whole gives up after --timeout too.
 // Without any config it sets up the demo.
 func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, error) {
-	_, err := config.Path(g.config)
-	switch {
-	case errors.Is(err, config.ErrNoConfig):
-		if len(g.stores) > 0 {
-			return nil, usageErrorf("--store %s: no configuration to find it in (pass --config FILE, set $LEASECTL_CONFIG, or create $XDG_CONFIG_HOME/leasectl/config.yaml)", g.stores[0])
-		}
+	c, sel, err := loadSelected(g)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
 		return setupDemo(ctx, env, g)
-	case err != nil:
-		return nil, &exitError{ExitUsage, err}
-	}
-	c, err := loadConfig(g)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := selectStores(c, g)
-	if err != nil {
-		return nil, err
 	}
 	notices := make(chan string, noticeBuffer)
 	log, err := audit.NewFile(c.AuditLog, audit.WithWarn(notify(notices)))

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -226,23 +225,12 @@ func isLoopback(addr string) (bool, error) {
 // configured audit log and operator; plus the served operators and their
 // tokens. Without any config it serves the demo.
 func serveSetup(ctx context.Context, env Env, g *globals) (*served, error) {
-	_, err := config.Path(g.config)
-	switch {
-	case errors.Is(err, config.ErrNoConfig):
-		if len(g.stores) > 0 {
-			return nil, usageErrorf("--store %s: no configuration to find it in (pass --config FILE, set $LEASECTL_CONFIG, or create $XDG_CONFIG_HOME/leasectl/config.yaml)", g.stores[0])
-		}
+	c, sel, err := loadSelected(g)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
 		return serveDemo(ctx, env, g)
-	case err != nil:
-		return nil, &exitError{ExitUsage, err}
-	}
-	c, err := loadConfig(g)
-	if err != nil {
-		return nil, err
-	}
-	sel, err := selectStores(c, g)
-	if err != nil {
-		return nil, err
 	}
 	auditLog, err := audit.NewFile(c.AuditLog, audit.WithWarn(warnTo(env.Stderr)))
 	if err != nil {

@@ -143,7 +143,7 @@ func askToken(ctx context.Context, page js.Value, prompt string) (string, error)
 	if page.Get("askToken").Type() != js.TypeFunction {
 		return "", errors.New("wasm: the gateway wants a token and the page cannot ask for one")
 	}
-	v, err := await(ctx, page.Call("askToken", prompt))
+	v, err := webclient.Await(ctx, page.Call("askToken", prompt), js.Undefined())
 	if err != nil {
 		return "", err
 	}
@@ -151,37 +151,4 @@ func askToken(ctx context.Context, page js.Value, prompt string) (string, error)
 		return "", fmt.Errorf("wasm: askToken gave a %s, want a string", v.Type())
 	}
 	return strings.TrimSpace(v.String()), nil
-}
-
-// await waits for promise p to settle, or ctx to end.
-func await(ctx context.Context, p js.Value) (js.Value, error) {
-	type settled struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan settled, 1)
-	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- settled{v: arg0(args)}
-		return nil
-	})
-	defer ok.Release()
-	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- settled{err: fmt.Errorf("wasm: %s", js.Global().Get("String").Invoke(arg0(args)).String())}
-		return nil
-	})
-	defer fail.Release()
-	p.Call("then", ok, fail)
-	select {
-	case s := <-ch:
-		return s.v, s.err
-	case <-ctx.Done():
-		return js.Undefined(), ctx.Err()
-	}
-}
-
-func arg0(args []js.Value) js.Value {
-	if len(args) == 0 {
-		return js.Undefined()
-	}
-	return args[0]
 }

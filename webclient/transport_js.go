@@ -43,9 +43,9 @@ func (fetchTransport) roundTrip(ctx context.Context, method, url, _ string, head
 		js.CopyBytesToJS(b, body)
 		opts.Set("body", b)
 	}
-	v, err := await(ctx, g.Call("fetch", url, opts), abort)
+	v, err := Await(ctx, g.Call("fetch", url, opts), abort)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	r := &bodyReader{ctx: ctx, abort: abort}
 	if b := v.Get("body"); b.Type() == js.TypeObject {
@@ -68,9 +68,9 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 		if r.done || r.reader.IsUndefined() {
 			return 0, io.EOF
 		}
-		v, err := await(r.ctx, r.reader.Call("read"), r.abort)
+		v, err := Await(r.ctx, r.reader.Call("read"), r.abort)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("fetch: %w", err)
 		}
 		if v.Get("done").Bool() {
 			r.done = true
@@ -92,9 +92,12 @@ func (r *bodyReader) Close() error {
 	return nil
 }
 
-// await waits for promise p to settle; when ctx ends first, it aborts the
-// request (abort, an AbortController) and returns ctx's error.
-func await(ctx context.Context, p, abort js.Value) (js.Value, error) {
+// Await waits for the JavaScript promise p to settle and returns its
+// value, or its rejection as an error. When ctx ends first, it calls
+// abort's abort method (an AbortController's; js.Undefined() for none) and
+// returns ctx's error at once. The callbacks given to the promise live
+// until it settles, whichever comes first.
+func Await(ctx context.Context, p, abort js.Value) (js.Value, error) {
 	type settled struct {
 		v   js.Value
 		err error
@@ -104,19 +107,25 @@ func await(ctx context.Context, p, abort js.Value) (js.Value, error) {
 		ch <- settled{v: arg0(args)}
 		return nil
 	})
-	defer ok.Release()
 	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		ch <- settled{err: fmt.Errorf("fetch: %s", js.Global().Get("String").Invoke(arg0(args)).String())}
+		ch <- settled{err: fmt.Errorf("%s", js.Global().Get("String").Invoke(arg0(args)).String())}
 		return nil
 	})
-	defer fail.Release()
 	p.Call("then", ok, fail)
 	select {
 	case s := <-ch:
+		ok.Release()
+		fail.Release()
 		return s.v, s.err
 	case <-ctx.Done():
-		abort.Call("abort")
-		<-ch // the promise settles (rejected) once aborted; the funcs must live until then
+		if abort.Truthy() {
+			abort.Call("abort")
+		}
+		go func() {
+			<-ch // the promise settles (rejected, once aborted)
+			ok.Release()
+			fail.Release()
+		}()
 		return js.Undefined(), ctx.Err()
 	}
 }

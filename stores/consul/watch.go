@@ -317,13 +317,18 @@ func (w *watch) follow(ctx context.Context, sh *shard, grown int, retire func(*s
 		changes, err = w.diff(qctx, sh, params, sc, changes[:0])
 		cancel()
 		if ctx.Err() != nil {
+			// The epoch ended (a new plan, or the watch's end) with these
+			// changes counted in sh but not sent: the listing that brings
+			// the next plan up to date must see them as changes.
+			sh.unsent(changes)
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		for _, ev := range changes {
+		for i, ev := range changes {
 			if !w.send(ctx, ev) {
+				sh.unsent(changes[i:])
 				return nil
 			}
 		}
@@ -387,7 +392,9 @@ func (w *watch) diff(ctx context.Context, sh *shard, params url.Values, sc *pair
 		return nil
 	})
 	if err != nil {
-		return changes[:puts], err
+		// What sh took in before the failure is in changes too, for
+		// follow to undo when it cannot send them.
+		return changes, err
 	}
 	if index < sh.index {
 		return changes[:puts], errRestart
@@ -421,6 +428,27 @@ func (w *watch) diff(ctx context.Context, sh *shard, params url.Values, sc *pair
 	sh.confirm = params.Has("index") && index == sh.index
 	sh.index = max(index, 1)
 	return changes, nil
+}
+
+// unsent makes sh forget that it sent changes, which it took in from an
+// answer but could not send: the next answer listing their keys shows them
+// as changed again (a put's key is marked with ModifyIndex 0, which no
+// entry has; a deleted key is kept, so that its absence is a delete).
+func (sh *shard) unsent(changes []stores.Event) {
+	at := sh.positions()
+	for _, ev := range changes {
+		switch ev.Kind {
+		case stores.EventPut:
+			if i, ok := at[ev.Entry.Key]; ok {
+				sh.metas[i].mod = 0
+			}
+		case stores.EventDelete:
+			if _, ok := at[ev.Entry.Key]; !ok {
+				at[ev.Entry.Key] = int32(len(sh.metas))
+				sh.metas = append(sh.metas, keyMeta{key: ev.Entry.Key})
+			}
+		}
+	}
 }
 
 // shardMsg is what a shard's or the guard's goroutine tells its epoch.
@@ -469,8 +497,11 @@ func (w *watch) sharded(ctx context.Context, whole *shard, specs []shardSpec) (*
 			}
 		})
 	}
+	// current is read by the guard: each plan it holds is a slice of its
+	// own, never written again (specs, the variable, is).
 	var current atomic.Pointer[[]shardSpec]
-	current.Store(&specs)
+	publish := func(plan []shardSpec) { current.Store(&plan) }
+	publish(specs)
 	for _, sh := range shards {
 		start(sh)
 	}
@@ -494,7 +525,7 @@ func (w *watch) sharded(ctx context.Context, whole *shard, specs []shardSpec) (*
 			case m.retired != nil:
 				delete(shards, m.retired.spec.prefix)
 				specs = slices.DeleteFunc(slices.Clone(specs), func(s shardSpec) bool { return s.prefix == m.retired.spec.prefix })
-				current.Store(&specs)
+				publish(specs)
 			case len(m.found) > 0:
 				added := false
 				next := slices.Clone(specs)
@@ -518,7 +549,7 @@ func (w *watch) sharded(ctx context.Context, whole *shard, specs []shardSpec) (*
 				}
 				if added {
 					specs = next
-					current.Store(&specs)
+					publish(specs)
 				}
 			}
 		}

@@ -19,7 +19,7 @@ var benchValue = []byte(`{"holder_id":"node-017.fleet.example","acquired_at_unix
 // transactions of 128 puts.
 func seed(b *testing.B, n int) {
 	b.Helper()
-	cli := shared.Client(b)
+	cli := shared(b).Client(b)
 	ops := make([]clientv3.Op, 0, 128)
 	for i := 0; i < n; i += cap(ops) {
 		ops = ops[:0]
@@ -53,7 +53,7 @@ func perKey(b *testing.B, n int) func() {
 func BenchmarkList10k(b *testing.B) {
 	const n = 10_000
 	s := newStore(b)
-	cli := shared.Client(b)
+	cli := shared(b).Client(b)
 	seed(b, n)
 
 	b.Run("native", func(b *testing.B) {
@@ -83,7 +83,7 @@ func BenchmarkList10k(b *testing.B) {
 func BenchmarkScan100k(b *testing.B) {
 	const n = 100_000
 	newStore(b) // wipes
-	cli := shared.Client(b)
+	cli := shared(b).Client(b)
 	seed(b, n)
 
 	b.Run("native", func(b *testing.B) {

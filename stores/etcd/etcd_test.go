@@ -33,7 +33,7 @@ func TestConformanceSmallPages(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
-	cli := shared.Client(t)
+	cli := shared(t).Client(t)
 	for _, tc := range []struct {
 		name    string
 		opts    []etcd.Option
@@ -187,7 +187,7 @@ func TestListPages(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("page-%d", tc.page), func(t *testing.T) {
 			counter := &callCounter{}
-			s, err := etcd.New(shared.Client(t, counter.option()), etcd.WithPageSize(tc.page))
+			s, err := etcd.New(shared(t).Client(t, counter.option()), etcd.WithPageSize(tc.page))
 			if err != nil {
 				t.Fatalf("New() = %v", err)
 			}
@@ -233,7 +233,7 @@ func TestListSnapshot(t *testing.T) {
 		}
 		want = append(want, stores.Entry{Key: key, Value: []byte("old"), Revision: rev})
 	}
-	cli := shared.Client(t, afterFirstRange(func() {
+	cli := shared(t).Client(t, afterFirstRange(func() {
 		// Between the pages: change a listed key of the second page, delete
 		// another, add a new one at the end.
 		if _, err := base.Update(ctx, "snap/c", []byte("new"), want[2].Revision); err != nil {
@@ -263,7 +263,7 @@ func TestListSnapshot(t *testing.T) {
 // is compacted away between two pages starts over and returns the new state.
 func TestListCompactedBetweenPages(t *testing.T) {
 	base := newStore(t)
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	ctx := t.Context()
 	for _, key := range []string{"cmp/a", "cmp/b", "cmp/c"} {
 		if _, err := base.Create(ctx, key, []byte("old")); err != nil {
@@ -272,7 +272,7 @@ func TestListCompactedBetweenPages(t *testing.T) {
 	}
 	var newRev uint64
 	counter := &callCounter{}
-	cli := shared.Client(t, afterFirstRange(func() {
+	cli := shared(t).Client(t, afterFirstRange(func() {
 		e, err := base.Get(ctx, "cmp/c")
 		if err != nil {
 			t.Errorf("Get(%q) = %v", "cmp/c", err)
@@ -313,7 +313,7 @@ func TestListCompactedBetweenPages(t *testing.T) {
 // starts at its creation.
 func TestHistory(t *testing.T) {
 	s := newStore(t)
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	ctx := t.Context()
 
 	// write creates key (or recreates it) and updates it until it holds
@@ -468,9 +468,9 @@ func TestDialConfig(t *testing.T) {
 	}{
 		{"no-endpoints", etcd.Config{}, "no endpoints"},
 		{"blank-endpoint", etcd.Config{Endpoints: []string{" "}}, "empty endpoint"},
-		{"password-only", etcd.Config{Endpoints: shared.Endpoints(), Password: "pw"}, "password without username"},
-		{"username-only", etcd.Config{Endpoints: shared.Endpoints(), Username: "ops"}, "without password"},
-		{"negative-timeout", etcd.Config{Endpoints: shared.Endpoints(), DialTimeout: -time.Second}, "negative dial timeout"},
+		{"password-only", etcd.Config{Endpoints: shared(t).Endpoints(), Password: "pw"}, "password without username"},
+		{"username-only", etcd.Config{Endpoints: shared(t).Endpoints(), Username: "ops"}, "without password"},
+		{"negative-timeout", etcd.Config{Endpoints: shared(t).Endpoints(), DialTimeout: -time.Second}, "negative dial timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := etcd.Dial(t.Context(), tc.cfg)
@@ -485,9 +485,9 @@ func TestDialConfig(t *testing.T) {
 	}
 
 	t.Run("ok", func(t *testing.T) {
-		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: shared.Endpoints()}, etcd.WithPageSize(10))
+		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: shared(t).Endpoints()}, etcd.WithPageSize(10))
 		if err != nil {
-			t.Fatalf("Dial(%s) = %v", shared.Endpoints()[0], err)
+			t.Fatalf("Dial(%s) = %v", shared(t).Endpoints()[0], err)
 		}
 		if _, err := s.Get(t.Context(), "dial/none"); !errors.Is(err, stores.ErrNotFound) {
 			t.Errorf("Get(%q) = %v, want ErrNotFound", "dial/none", err)
@@ -502,7 +502,7 @@ func TestDialConfig(t *testing.T) {
 	})
 
 	t.Run("bad-option", func(t *testing.T) {
-		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: shared.Endpoints()}, etcd.WithPageSize(0))
+		s, err := etcd.Dial(t.Context(), etcd.Config{Endpoints: shared(t).Endpoints()}, etcd.WithPageSize(0))
 		if err == nil {
 			s.Close()
 			t.Fatalf("Dial(WithPageSize(0)) = nil error, want one")
@@ -513,7 +513,7 @@ func TestDialConfig(t *testing.T) {
 // TestCloseKeepsCallerClient checks that a store from New leaves its
 // caller's client open.
 func TestCloseKeepsCallerClient(t *testing.T) {
-	cli := shared.Client(t)
+	cli := shared(t).Client(t)
 	s, err := etcd.New(cli)
 	if err != nil {
 		t.Fatal(err)

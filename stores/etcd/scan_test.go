@@ -47,7 +47,7 @@ func TestScanPages(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("page-%d", tc.page), func(t *testing.T) {
 			counter := &callCounter{}
-			s, err := etcd.New(shared.Client(t, counter.option()), etcd.WithPageSize(tc.page))
+			s, err := etcd.New(shared(t).Client(t, counter.option()), etcd.WithPageSize(tc.page))
 			if err != nil {
 				t.Fatalf("New() = %v", err)
 			}
@@ -88,7 +88,7 @@ func TestScanSnapshot(t *testing.T) {
 		}
 		want = append(want, stores.Entry{Key: key, Value: []byte("old"), Revision: rev})
 	}
-	cli := shared.Client(t, afterFirstRange(func() {
+	cli := shared(t).Client(t, afterFirstRange(func() {
 		if _, err := base.Update(ctx, "snap/c", []byte("new"), want[2].Revision); err != nil {
 			t.Errorf("Update(%q) = %v", "snap/c", err)
 		}
@@ -114,14 +114,14 @@ func TestScanSnapshot(t *testing.T) {
 // over (fn would see entries twice) or go on at another revision.
 func TestScanCompactedBetweenPages(t *testing.T) {
 	base := newStore(t)
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	ctx := t.Context()
 	for _, key := range []string{"cmp/a", "cmp/b", "cmp/c"} {
 		if _, err := base.Create(ctx, key, []byte("old")); err != nil {
 			t.Fatalf("Create(%q) = %v", key, err)
 		}
 	}
-	cli := shared.Client(t, afterFirstRange(func() {
+	cli := shared(t).Client(t, afterFirstRange(func() {
 		e, err := base.Get(ctx, "cmp/c")
 		if err != nil {
 			t.Errorf("Get(%q) = %v", "cmp/c", err)

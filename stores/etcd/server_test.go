@@ -3,7 +3,6 @@ package etcd_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -17,22 +16,20 @@ import (
 	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 )
 
-// shared is the embedded etcd that most tests use, started by TestMain.
-var shared *etcdtest.Server
+// sharedEtcd is the embedded etcd that most tests use (shared), started by
+// the first of them.
+var sharedEtcd etcdtest.Shared
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+// shared returns the shared server.
+func shared(t testing.TB) *etcdtest.Server {
+	t.Helper()
+	return sharedEtcd.Get(t)
 }
 
-func runMain(m *testing.M) int {
-	srv, err := etcdtest.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer srv.Close()
-	shared = srv
-	return m.Run()
+func TestMain(m *testing.M) {
+	code := m.Run()
+	sharedEtcd.Close()
+	os.Exit(code)
 }
 
 // stoppedServer returns a server that has been started and stopped: nothing
@@ -47,7 +44,7 @@ func stoppedServer(t testing.TB) *etcdtest.Server {
 // newStore returns a store on the shared server with every key deleted.
 func newStore(t testing.TB, opts ...etcd.Option) *etcd.Store {
 	t.Helper()
-	cli := shared.Client(t)
+	cli := shared(t).Client(t)
 	wipe(t, cli)
 	s, err := etcd.New(cli, opts...)
 	if err != nil {
@@ -95,7 +92,7 @@ func (c *callCounter) calls(fn func()) int64 {
 func countedStore(t testing.TB) (*etcd.Store, *callCounter) {
 	t.Helper()
 	counter := &callCounter{}
-	cli := shared.Client(t, counter.option())
+	cli := shared(t).Client(t, counter.option())
 	wipe(t, cli)
 	s, err := etcd.New(cli)
 	if err != nil {

@@ -124,7 +124,7 @@ func fmtEvent(ev stores.Event) string {
 // revision of a delete.
 func TestWatchEvents(t *testing.T) {
 	s := newStore(t)
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	ctx := t.Context()
 	revA, err := s.Create(ctx, "w/a", []byte("a1"))
 	if err != nil {
@@ -180,7 +180,7 @@ func TestWatchEvents(t *testing.T) {
 // the watch must reset and send a fresh snapshot, without an error.
 func TestWatchCompactedResyncs(t *testing.T) {
 	s := newStore(t)
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	ctx := t.Context()
 	revA, err := s.Create(ctx, "cw/a", []byte("v1"))
 	if err != nil {
@@ -408,13 +408,13 @@ func (c *rangeCounter) option() grpc.DialOption {
 func pagedStore(t *testing.T, prefix string, pageSize, n int) (*etcd.Store, *rangeCounter, []stores.Entry) {
 	t.Helper()
 	counter := &rangeCounter{}
-	cli := shared.Client(t, counter.option())
+	cli := shared(t).Client(t, counter.option())
 	wipe(t, cli)
 	s, err := etcd.New(cli, etcd.WithPageSize(pageSize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	var want []stores.Entry
 	for i := 0; i < n; i += 100 {
 		var ops []clientv3.Op
@@ -474,7 +474,7 @@ func TestWatchSnapshotStreams(t *testing.T) {
 func TestWatchCompactedBetweenPages(t *testing.T) {
 	const pageSize, n = 100, 400
 	s, _, want := pagedStore(t, "cpage/", pageSize, n)
-	raw := shared.Client(t)
+	raw := shared(t).Client(t)
 	ctx := t.Context()
 	ch, err := s.Watch(ctx, "cpage/")
 	if err != nil {

@@ -296,3 +296,32 @@ func freePorts() ([2]int, error) {
 func isAddrInUse(err error) bool {
 	return errors.Is(err, syscall.EADDRINUSE) || err != nil && strings.Contains(err.Error(), "address already in use")
 }
+
+// Shared is one server for all the tests of a package, started by the
+// first test that asks for it. A server started in TestMain before m.Run
+// races with it: under go test -json, testing.M.Run swaps os.Stderr while
+// the server's goroutines, still starting, read it. TestMain calls Close
+// after m.Run. The zero Shared is ready to use.
+type Shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+// Get returns the shared server, starting it on the first call; it fails t
+// when the server cannot start.
+func (s *Shared) Get(t testing.TB) *Server {
+	t.Helper()
+	s.once.Do(func() { s.srv, s.err = New() })
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.srv
+}
+
+// Close stops the server, if a test started it.
+func (s *Shared) Close() {
+	if s.srv != nil {
+		s.srv.Close()
+	}
+}

@@ -34,17 +34,11 @@ import (
 
 // server is the real etcd every test shares, each under a prefix of its
 // own.
-var server *etcdtest.Server
+var server etcdtest.Shared
 
 func TestMain(m *testing.M) {
-	srv, err := etcdtest.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "etcd:", err)
-		os.Exit(1)
-	}
-	server = srv
 	code := m.Run()
-	srv.Close()
+	server.Close()
 	os.Exit(code)
 }
 
@@ -84,7 +78,7 @@ type fixture struct {
 // newFixture starts it; edit adjusts the configuration first.
 func newFixture(t *testing.T, edit func(*gateway.Config)) *fixture {
 	t.Helper()
-	cli := server.Client(t)
+	cli := server.Get(t).Client(t)
 	st, err := etcd.New(cli)
 	if err != nil {
 		t.Fatal(err)

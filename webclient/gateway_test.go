@@ -38,17 +38,11 @@ import (
 // and a real etcd shared by the tests, each under a prefix of its own.
 
 // etcdServer is the real etcd every test that needs one shares.
-var etcdServer *etcdtest.Server
+var etcdServer etcdtest.Shared
 
 func TestMain(m *testing.M) {
-	srv, err := etcdtest.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "etcd:", err)
-		os.Exit(1)
-	}
-	etcdServer = srv
 	code := m.Run()
-	srv.Close()
+	etcdServer.Close()
 	os.Exit(code)
 }
 
@@ -284,7 +278,7 @@ type etcdPrefix struct {
 
 func newEtcd(t *testing.T) etcdPrefix {
 	t.Helper()
-	cli := etcdServer.Client(t)
+	cli := etcdServer.Get(t).Client(t)
 	st, err := etcd.New(cli)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 func TestWasmLeavesTheStoreClientsOut(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go command in PATH")
+		t.Fatalf("no go command in PATH: %v", err)
 	}
 	cmd := exec.CommandContext(t.Context(), goTool, "list", "-deps", ".")
 	cmd.Env = append(cmd.Environ(), "GOOS=js", "GOARCH=wasm", "GOWORK=off")

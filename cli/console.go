@@ -151,6 +151,30 @@ func localBackend(st stores.Store, name, prefix, operator string, readOnly bool,
 	return tui.NewLocal(st, prefix, op), nil
 }
 
+// startDemo starts the built-in demo: a memory store, seeded, with the
+// simulated fleet writing to it (on env's clock) until stop, which waits for
+// the fleet and then closes the store.
+func startDemo(ctx context.Context, env Env) (store *memory.Store, stop func(), err error) {
+	store = memory.New()
+	ctx, cancel := context.WithCancel(ctx)
+	var opts []demo.Option
+	if env.Now != nil {
+		opts = append(opts, demo.WithClock(env.Now))
+	}
+	// Start seeds the store (demo.Seed) before it starts the replicas.
+	fleet, err := demo.Start(ctx, store, opts...)
+	if err != nil {
+		cancel()
+		store.Close()
+		return nil, nil, err
+	}
+	return store, func() {
+		cancel()
+		fleet.Wait()
+		store.Close()
+	}, nil
+}
+
 // setupDemo starts the built-in demo (docs/design.md §7): a memory store with
 // a simulated fleet on the real lease core, clearly labelled.
 //
@@ -165,25 +189,14 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 	if err != nil {
 		return nil, err
 	}
-	store := memory.New()
-	ctx, cancel := context.WithCancel(ctx)
-	var opts []demo.Option
-	if env.Now != nil {
-		opts = append(opts, demo.WithClock(env.Now))
-	}
-	// Start seeds the store (demo.Seed) before it starts the replicas.
-	fleet, err := demo.Start(ctx, store, opts...)
+	store, stop, err := startDemo(ctx, env)
 	if err != nil {
-		cancel()
-		store.Close()
 		return nil, err
 	}
 	operator := config.DefaultOperator()
 	b, err := localBackend(store, demo.StoreName, "", operator, g.readOnly, operatorOptions(env, log)...)
 	if err != nil {
-		cancel()
-		fleet.Wait()
-		store.Close()
+		stop()
 		return nil, err
 	}
 	return &consoleSetup{
@@ -205,11 +218,7 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 			Notices:       notices,
 			ActionTimeout: g.timeout,
 		},
-		stop: func() {
-			cancel()
-			fleet.Wait()
-			store.Close()
-		},
+		stop:   stop,
 		notice: fmt.Sprintf("leasectl: that was the demo (no configuration found); its audit log is %s", path),
 	}, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/leasectl/leasectl/gateway"
 	"github.com/leasectl/leasectl/site"
 	"github.com/leasectl/leasectl/stores"
-	"github.com/leasectl/leasectl/stores/memory"
 )
 
 // defaultListen is where serve listens without --listen or serve.listen:
@@ -272,16 +271,9 @@ func serveDemo(ctx context.Context, env Env, g *globals) (*served, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := memory.New()
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var opts []demo.Option
-	if env.Now != nil {
-		opts = append(opts, demo.WithClock(env.Now))
-	}
-	fleet, err := demo.Start(ctx, store, opts...)
+	// The fleet runs until stop, not until the start-up's context ends.
+	store, stop, err := startDemo(context.WithoutCancel(ctx), env)
 	if err != nil {
-		cancel()
-		store.Close()
 		return nil, err
 	}
 	return &served{
@@ -294,11 +286,7 @@ func serveDemo(ctx context.Context, env Env, g *globals) (*served, error) {
 			Auditor:  auditLog,
 			ReadOnly: g.readOnly,
 		},
-		stop: func() {
-			cancel()
-			fleet.Wait()
-			store.Close()
-		},
+		stop: stop,
 		note: fmt.Sprintf("serving the demo (no configuration found); its audit log is %s", path),
 	}, nil
 }

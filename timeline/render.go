@@ -410,9 +410,9 @@ func summaryLines(tl Timeline, now time.Time, st Styles) []string {
 	if s.Running > 0 {
 		rounds += " · 1 running"
 	}
-	if s.Takeovers > 0 {
-		rounds += fmt.Sprintf(" · %d by operators", s.Takeovers)
-		if s.Takeovers == 1 {
+	if s.OperatorRounds > 0 {
+		rounds += fmt.Sprintf(" · %d by operators", s.OperatorRounds)
+		if s.OperatorRounds == 1 {
 			rounds = strings.TrimSuffix(rounds, "s")
 		}
 	}

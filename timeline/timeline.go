@@ -283,8 +283,8 @@ type Summary struct {
 	MissedPeriods int
 	// LongestGap is the longest gap, the trailing one included.
 	LongestGap time.Duration
-	// Takeovers is how many rounds operators took over or acquired.
-	Takeovers int
+	// OperatorRounds is how many rounds operators took over or acquired.
+	OperatorRounds int
 	// Wins lists each holder's rounds, most first.
 	Wins []Win
 }
@@ -611,7 +611,7 @@ func summarize(tl Timeline) Summary {
 			over++
 		}
 		if r.ByOperator() {
-			s.Takeovers++
+			s.OperatorRounds++
 		}
 	}
 	if over > 0 {

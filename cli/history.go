@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/leasectl/leasectl/lease"
@@ -73,7 +74,8 @@ and the current value are available. Each row says its source.`,
 				w = defaultWidth
 			}
 			if !kept {
-				fmt.Fprintf(env.Stdout, "note: store %s (%s) %s\n", safetext.Clean(s.Name), safetext.Clean(s.Kind), noHistoryNote)
+				note := fmt.Sprintf("note: store %s (%s) %s", safetext.Clean(s.Name), safetext.Clean(s.Kind), noHistoryNote)
+				fmt.Fprintln(env.Stdout, ansi.Wordwrap(note, w, ""))
 			}
 			_, err = fmt.Fprintln(env.Stdout, timeline.Render(tl, w, now, timeline.Styles{}))
 			return err

@@ -300,11 +300,11 @@ func header(tl Timeline, from, to time.Time, span time.Duration, now time.Time, 
 	for _, s := range tl.Sources {
 		switch s {
 		case FromStore:
-			srcs = append(srcs, "store history")
+			srcs = append(srcs, "the store")
 		case FromObserved:
-			srcs = append(srcs, "observed by this process")
+			srcs = append(srcs, "this process's watch")
 		case FromAudit:
-			srcs = append(srcs, "audit log")
+			srcs = append(srcs, "the audit log")
 		}
 	}
 	if len(srcs) == 0 {

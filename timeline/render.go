@@ -281,7 +281,7 @@ func Render(tl Timeline, width int, now time.Time, st Styles) string {
 	if len(tl.Events) > 0 {
 		line(st.Dim.Render(pad("events")) + el.render(st))
 	}
-	line(strings.Repeat(" ", labelW+1) + st.Dim.Render(axis(from, span, cols)))
+	line(strings.Repeat(" ", labelW+1) + st.Dim.Render(axis(from, span, cols, now.Location())))
 	line(st.Dim.Render("█ completed ▒ unfinished ░ running ╌ missed  TARV operator x tombstone ! corrupt"))
 	out = append(out, "")
 	for _, s := range summaryLines(tl, now, st) {
@@ -376,7 +376,7 @@ func actionGlyph(a Action) rune {
 
 // axis labels the time axis: ticks (└) with the time at their column, and
 // "now" at the end.
-func axis(from time.Time, span time.Duration, cols int) string {
+func axis(from time.Time, span time.Duration, cols int, loc *time.Location) string {
 	layout := time.TimeOnly
 	if span >= 2*time.Hour {
 		layout = "15:04"
@@ -386,7 +386,7 @@ func axis(from time.Time, span time.Duration, cols int) string {
 	tick := len(layout) + 1 // "└" and the time
 	for c := 0; c+tick+1 <= cols-len(nowMark); c += tick + 4 {
 		t := from.Add(time.Duration(float64(span) * float64(c) / float64(cols)))
-		copy(line[c:], []rune("└"+t.In(from.Location()).Format(layout)))
+		copy(line[c:], []rune("└"+t.In(loc).Format(layout)))
 	}
 	if cols >= len(nowMark) {
 		copy(line[cols-len(nowMark)+2:], []rune(nowMark))
@@ -424,10 +424,9 @@ func summaryLines(tl Timeline, now time.Time, st Styles) []string {
 	for _, w := range s.Wins {
 		wins = append(wins, fmt.Sprintf("%s %d", safetext.Truncate(w.Holder, maxLabel), w.Rounds))
 	}
-	out := []string{
-		label("rounds") + rounds,
-		label("gaps") + gaps,
-		label("wins") + strings.Join(wins, " · "),
+	out := []string{label("rounds") + rounds, label("gaps") + gaps, label("wins") + strings.Join(wins, " · ")}
+	if s.Rounds == 0 {
+		out = []string{label("rounds") + "none in what is known of the key"}
 	}
 	cur := tl.Current.State.String()
 	switch tl.Current.State {

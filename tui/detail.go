@@ -14,6 +14,7 @@ import (
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/timeline"
 	"github.com/leasectl/leasectl/timetext"
 )
 
@@ -42,12 +43,17 @@ type detail struct {
 	history     []stores.Entry
 	histErr     error
 
+	// obs are the changes the console observed, for the timeline: the
+	// only source on a store without history, the times of the changes
+	// on one with.
+	obs *observations
+
 	lines  []string
 	offset int
 }
 
 func newDetail(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location) detail {
-	return detail{styles: s, keys: k, th: th, loc: loc}
+	return detail{styles: s, keys: k, th: th, loc: loc, obs: newObservations()}
 }
 
 // open shows a lease of store, whose driver is kind; noHistory says that
@@ -206,16 +212,23 @@ func (d *detail) render() {
 	d.clamp()
 }
 
-// historyLines renders the history section: where it comes from, and the
-// values the store keeps, newest first. add appends a labelled line to the
-// view's lines; the entries are returned.
+// historyLines renders the history section: where it comes from, the
+// timeline of the key's rounds, and the values the store keeps, newest
+// first. add appends a labelled line to the view's lines; the other lines
+// are returned.
 func (d *detail) historyLines(add func(label, value string)) []string {
 	s := d.styles
 	from := safetext.Clean(d.store) + " (" + safetext.Clean(d.kind) + ")"
 	switch {
 	case d.noHistory:
 		add("history", s.Dim.Render("not kept by "+from+"; etcd and NATS KV keep it"))
-		return nil
+		observed := d.obs.changes(d.store, d.entry.Key)
+		if len(observed) == 0 {
+			add("", s.Dim.Render("no change of this key observed since the console started: its timeline starts at the next one"))
+			return nil
+		}
+		add("", s.Dim.Render(fmt.Sprintf("the timeline shows the %d changes this console observed since it started", len(observed))))
+		return d.timelineLines(observed)
 	case d.histLoading:
 		add("history", s.Dim.Render("loading from "+from+"…"))
 		return nil
@@ -231,11 +244,28 @@ func (d *detail) historyLines(add func(label, value string)) []string {
 		n = "1 value"
 	}
 	add("history", s.Dim.Render(n+" kept by "+from+", newest first"))
-	out := make([]string, 0, len(d.history))
+	changes := make([]timeline.Change, 0, len(d.history))
+	for _, e := range d.history {
+		changes = append(changes, timeline.Change{Entry: e, Source: timeline.FromStore})
+	}
+	out := d.timelineLines(append(changes, d.obs.changes(d.store, d.entry.Key)...))
+	out = append(out, "", s.Label.Render(pad("values", labelWidth))+s.Dim.Render("newest first"))
 	for i := len(d.history) - 1; i >= 0; i-- {
 		e := d.history[i]
 		hs := lease.Classify(e.Value, d.now, d.th)
 		out = append(out, fmt.Sprintf("  rev %-8d %s  %s", e.Revision, pad(describe(hs), 28), compactRaw(e.Value)))
 	}
 	return out
+}
+
+// timelineLines draws the key's timeline from changes (the store's history
+// and what the console observed, one revision given by both being one
+// change), blank-line separated from what precedes it.
+//
+// TODO(tl11): the audit log's actions on the key, once the console has an
+// audit source (tui.Options.Audit).
+func (d *detail) timelineLines(changes []timeline.Change) []string {
+	tl := timeline.Build(timeline.Input{Key: d.entry.Key, Changes: changes, Now: d.now, Thresholds: d.th})
+	strip := timeline.Render(tl, d.width, d.now.In(d.loc), d.styles.timeline())
+	return append([]string{""}, strings.Split(strip, "\n")...)
 }

@@ -103,6 +103,16 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	for _, ev := range msg.events {
 		switch ev.Kind {
 		case stores.EventPut:
+			if s.synced {
+				// A change, not the snapshot: keep it for the key's
+				// timeline, with the row it replaces.
+				before, found := m.rows.get(name, ev.Entry.Key)
+				var prev stores.Entry
+				if found {
+					prev = before.entry
+				}
+				m.detail.obs.observe(name, ev.Entry, m.now, prev, found)
+			}
 			if m.rows.put(name, ev.Entry, m.now, s.synced) {
 				s.lastUpdate = m.now
 			}

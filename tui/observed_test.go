@@ -1,0 +1,75 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/stores/memory"
+	"github.com/leasectl/leasectl/timeline"
+)
+
+// TestTimelineObserved follows a store that keeps no history through its
+// watch: the details of a key that changed draw its timeline from what the
+// console observed, with the time each change was seen, and say so; a key
+// that never changed keeps nothing.
+func TestTimelineObserved(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	st := &chanStore{Store: mem, ch: make(chan stores.Event, 16)}
+	r := newRig(t, &auditLog{})
+	h := newHarness(t, r, Options{Sources: []Source{r.source("w", st)}}, 120, 80, withAsync())
+	s := func(m Model) *storeState { return m.byName["w"] }
+	h.waitFor("the watch", func(m Model) bool { return s(m).watching })
+
+	// The snapshot: a round running when the console started, and a quiet key.
+	st.ch <- put("exports/orders", record("node-a", now0-30, now0+30), 1)
+	st.ch <- put("exports/quiet", record("node-q", now0-30, now0+30), 2)
+	st.ch <- stores.Event{Kind: stores.EventSynced}
+	h.waitFor("the snapshot", func(m Model) bool { return s(m).conn == connLive && m.rows.count["w"] == 2 })
+
+	// node-a completes at now0; then abandons 10 s later, seen then.
+	done := lease.Record{HolderID: "node-a", AcquiredAtUnix: now0 - 30, ExpiresAtUnix: now0 + 30, CompletedCursorHex: "2a"}
+	st.ch <- put("exports/orders", done.Encode(), 3)
+	h.waitFor("the completion", func(m Model) bool { r, _ := m.rows.get("w", "exports/orders"); return r.entry.Revision == 3 })
+	r.clock.Add(10 * time.Second)
+	st.ch <- put("exports/orders", []byte{}, 4)
+	h.waitFor("the abandon", func(m Model) bool { r, _ := m.rows.get("w", "exports/orders"); return r.entry.Revision == 4 })
+
+	if got := h.m.detail.obs.changes("w", "exports/orders"); len(got) != 3 || got[0].Entry.Revision != 1 || !got[0].At.IsZero() ||
+		got[1].Entry.Revision != 3 || got[2].Entry.Revision != 4 || !got[2].At.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("observed changes of exports/orders = %v, want revisions 1 (the row before, time unknown), 3, 4 (seen at t0+10s)", revisions(got))
+	}
+	if got := h.m.detail.obs.changes("w", "exports/quiet"); got != nil {
+		t.Errorf("a key that never changed kept %v", revisions(got))
+	}
+
+	h.selectKey("w", "exports/orders")
+	h.press("enter")
+	h.waitFor("the history", func(m Model) bool { return !m.detail.histLoading })
+	screen := h.screen()
+	for _, want := range []string{
+		"not kept by w (memory)",
+		"the timeline shows the 3 changes this console observed since it started",
+		"timeline ", "from this process's watch",
+		"node-a ",
+		"completed cursor 2a",
+		"abandoned",
+		"observed",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the details do not show %q:\n%s", want, screen)
+		}
+	}
+}
+
+func revisions(cs []timeline.Change) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "%d@%v ", c.Entry.Revision, c.At)
+	}
+	return b.String()
+}

@@ -513,7 +513,8 @@ func mergeChanges(in Input) []merged {
 // placeEvents gives the tombstones and corrupt writes nobody saw a time a
 // place: a round closed by one ends at its expiry or at the next round,
 // whichever came first, and the write is placed there; one that closed no
-// round is placed at the next round's start, else at now.
+// round is placed at the next round's start, else at the end of the round
+// before it (the last time known before it), else at now.
 func placeEvents(tl *Timeline) {
 	for i := range tl.Rounds {
 		r := &tl.Rounds[i]

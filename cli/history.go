@@ -213,7 +213,9 @@ type currentJSON struct {
 	State             string   `json:"state"`
 	Flags             []string `json:"flags"`
 	Overdue           bool     `json:"overdue"`
+	Unfinished        bool     `json:"unfinished"`
 	ExpiredForSeconds int64    `json:"expired_for_seconds,omitempty"`
+	PeriodSeconds     int64    `json:"period_seconds,omitempty"`
 }
 
 type actionJSON struct {
@@ -285,13 +287,15 @@ func historyDoc(store string, kept bool, tl timeline.Timeline) historyJSON {
 			OperatorRounds: s.OperatorRounds, CompletionRate: s.CompletionRate, MissedPeriods: s.MissedPeriods,
 			LongestGapSeconds: int64(s.LongestGap / time.Second), Wins: map[string]int{},
 		},
-		Current: currentJSON{State: tl.Current.State.String(), Flags: tl.Current.Flags.Strings(), Overdue: tl.Overdue},
+		Current: currentJSON{State: tl.Current.State.String(), Flags: tl.Current.Flags.Strings(),
+			Overdue: tl.Health.Flags.Has(lease.Overdue), Unfinished: tl.Health.Flags.Has(lease.Unfinished)},
 	}
 	if !kept {
 		d.Note = noHistoryNote
 	}
-	if tl.Current.State == lease.Expired {
-		d.Current.ExpiredForSeconds = int64(tl.ExpiredFor / time.Second)
+	if tl.Health.ExpiredFor > 0 {
+		d.Current.ExpiredForSeconds = int64(tl.Health.ExpiredFor / time.Second)
+		d.Current.PeriodSeconds = int64(tl.Health.Period / time.Second)
 	}
 	for _, src := range tl.Sources {
 		d.Sources = append(d.Sources, string(src))

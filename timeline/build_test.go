@@ -210,8 +210,18 @@ func TestBuildOverdue(t *testing.T) {
 		overdue bool
 	}{{59, false}, {60, false}, {120, false}, {121, true}} {
 		tl := Build(Input{Key: "k", Changes: []Change{ch(1, raw("a", 0, 60, -1), FromStore, -1)}, Now: at(tt.now), Thresholds: lease.DefaultThresholds()})
-		if tl.Overdue != tt.overdue {
-			t.Errorf("now t0+%ds: Overdue = %v, want %v (expired for %v, period %v)", tt.now, tl.Overdue, tt.overdue, tl.ExpiredFor, tl.Period)
+		if got := tl.Health.Flags.Has(lease.Overdue); got != tt.overdue {
+			t.Errorf("now t0+%ds: overdue = %v, want %v (%+v)", tt.now, got, tt.overdue, tl.Health)
 		}
+	}
+}
+
+// TestBuildOverdueAfterAbandon: a key whose last round was abandoned and
+// whose fleet then stopped is overdue, judged by the newest record.
+func TestBuildOverdueAfterAbandon(t *testing.T) {
+	tl := Build(Input{Key: "k", Changes: []Change{ch(1, raw("a", 0, 60, -1), FromStore, -1), ch(2, []byte{}, FromStore, -1)},
+		Now: at(200), Thresholds: lease.DefaultThresholds()})
+	if !tl.Health.Flags.Has(lease.Overdue) || tl.Health.Flags.Has(lease.Unfinished) || tl.Current.State != lease.Tombstone {
+		t.Errorf("health = %+v, current %v; want overdue, not unfinished, a tombstone", tl.Health, tl.Current.State)
 	}
 }

@@ -434,15 +434,19 @@ func summaryLines(tl Timeline, now time.Time, st Styles) []string {
 		cur += " by " + safetext.Truncate(tl.Current.Record.HolderID, maxLabel) + " · " +
 			timetext.Countdown(lease.UnixSeconds(now), tl.Current.Record.ExpiresAtUnix)
 	case lease.Expired:
-		cur += fmt.Sprintf(" %s ago", precise(tl.ExpiredFor))
-		if !tl.Current.Record.Completed() {
-			cur += " · unfinished"
-		}
-		if tl.Overdue {
-			cur += " · " + st.Warn.Render(fmt.Sprintf("overdue (%.1f periods)", float64(tl.ExpiredFor)/float64(tl.Period)))
-		}
+		cur += fmt.Sprintf(" %s ago", precise(tl.Health.ExpiredFor))
 	case lease.Corrupt:
 		cur += ": " + safetext.Clean(tl.Current.Reason)
+	}
+	if tl.Health.Flags.Has(lease.Unfinished) {
+		cur += " · unfinished"
+	}
+	if tl.Health.Flags.Has(lease.Overdue) {
+		note := "overdue"
+		if p, ok := tl.Health.Periods(); ok {
+			note += fmt.Sprintf(" (%.1f periods since the last round expired)", p)
+		}
+		cur += " · " + st.Warn.Render(note)
 	}
 	return append(out, label("now")+cur)
 }

@@ -307,12 +307,10 @@ type Timeline struct {
 	// Current is the latest change classified at Now; its State is
 	// lease.Absent when there is none.
 	Current lease.Status
-	// Overdue is set when the current record has been expired for longer
-	// than one period: no replica has triggered a round for a whole period.
-	Overdue bool
-	// ExpiredFor is how long the current record has been expired; Period
-	// is its period (capped), the unit Overdue counts in.
-	ExpiredFor, Period time.Duration
+	// Health is the key's round health (lease.AssessHistory of its values):
+	// overdue once its newest record has been expired for longer than one
+	// period, unfinished when the record it holds expired uncompleted.
+	Health lease.Health
 	// Sources are the sources the timeline was built from.
 	Sources Sources
 }
@@ -436,8 +434,11 @@ func Build(in Input) Timeline {
 	if len(revs) > 0 {
 		last := revs[len(revs)-1]
 		tl.Current = lease.Classify(last.entry.Value, in.Now, in.Thresholds)
-		tl.Overdue, tl.ExpiredFor = health(tl.Current, in.Now, in.Thresholds)
-		tl.Period = period(tl.Current.Record, in.Thresholds)
+		values := make([][]byte, len(revs))
+		for i, m := range revs {
+			values[i] = m.entry.Value
+		}
+		tl.Health = lease.AssessHistory(values, in.Now, in.Thresholds)
 	}
 	return tl
 }
@@ -450,21 +451,6 @@ func fill(rd *Round, r lease.Record, st lease.Status) {
 		rd.CompletedAt = unixTime(*r.CompletedAtUnix)
 	}
 	rd.Skewed = st.Flags.Has(lease.Skewed)
-}
-
-// health judges the current record: overdue once it has been expired for
-// longer than one period.
-//
-// TODO(tl11): use lease.Assess once the lead's round-health function lands,
-// so the console, the CLI and the timeline share one rule.
-func health(st lease.Status, now time.Time, th lease.Thresholds) (overdue bool, expiredFor time.Duration) {
-	if st.State != lease.Expired {
-		return false, 0
-	}
-	n, exp := lease.UnixSeconds(now), st.Record.ExpiresAtUnix
-	expiredFor = time.Duration(min(n-exp, uint64(1<<62)/uint64(time.Second))) * time.Second
-	p := period(st.Record, th)
-	return p > 0 && expiredFor > p, expiredFor
 }
 
 // mergeChanges joins the changes and the won actions' writes by revision,

@@ -194,7 +194,7 @@ func (f *fleet) run() {
 	g = f.round(60, "node-b", "node-a", "node-c")
 	f.complete(70, g, 2)
 	f.round(120, "node-c", "node-a", "node-b") // node-c crashes: never completes, never runs again
-	f.lose(150, "node-a", "node-b")           // its lease is live: nobody takes it
+	f.lose(150, "node-a", "node-b")            // its lease is live: nobody takes it
 	g = f.round(180, "node-a", "node-b")
 	f.complete(195, g, 3)
 	g = f.round(240, "node-b", "node-a")
@@ -426,7 +426,7 @@ func checkSummary(t *testing.T, tl timeline.Timeline) {
 	if s.Rounds != 10 || s.Completed != 7 || s.Unfinished != 2 || s.OperatorRounds != 1 || s.MissedPeriods != 5 || s.LongestGap != 3*time.Minute {
 		t.Errorf("observed summary = %+v, want 10 rounds, 7 completed, 2 unfinished, 1 by an operator, 5 missed periods, longest gap 3m", s)
 	}
-	if !tl.Overdue {
+	if !tl.Health.Flags.Has(lease.Overdue) {
 		t.Errorf("observed timeline: current record not overdue")
 	}
 }

@@ -71,3 +71,21 @@ func TestRecorderConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecorderObserve records changes of keys drawn from 100,000, as
+// a console's watch over a busy fleet delivers them: the cost the console
+// adds to each change to keep timelines of stores without history.
+func BenchmarkRecorderObserve(b *testing.B) {
+	r := NewRecorder(0, 0)
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("exports/region-%d/job-%07d", i%7, i)
+	}
+	value := []byte(`{"holder_id":"node-1","acquired_at_unix":1718000000,"expires_at_unix":1718000300}`)
+	rev := uint64(0)
+	for b.Loop() {
+		rev++
+		k := keys[(rev*7919)%uint64(len(keys))]
+		r.Observe(stores.Entry{Key: k, Value: value, Revision: rev}, t0, stores.Entry{Key: k, Value: value, Revision: rev - 1}, true)
+	}
+}

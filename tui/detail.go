@@ -237,10 +237,10 @@ func (d *detail) historyLines(add func(label, value string)) []string {
 		add("history", s.Dim.Render("not kept by "+from+"; etcd and NATS KV keep it"))
 		observed := d.obs.changes(d.store, d.entry.Key)
 		if len(observed) == 0 {
-			add("", s.Dim.Render("no change of this key observed since the console started: its timeline starts at the next one"))
+			add("", s.Dim.Render("no change of this key observed since the console started"))
 			return nil
 		}
-		add("", s.Dim.Render(fmt.Sprintf("the timeline shows the %d changes this console observed since it started", len(observed))))
+		add("", s.Dim.Render(fmt.Sprintf("timeline from the %d changes this console observed since it started", len(observed))))
 		return d.timelineLines(observed)
 	case d.histLoading:
 		add("history", s.Dim.Render("loading from "+from+"…"))

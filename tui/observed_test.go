@@ -21,7 +21,7 @@ func TestTimelineObserved(t *testing.T) {
 	t.Cleanup(func() { mem.Close() })
 	st := &chanStore{Store: mem, ch: make(chan stores.Event, 16)}
 	r := newRig(t, &auditLog{})
-	h := newHarness(t, r, Options{Sources: []Source{r.source("w", st)}}, 120, 80, withAsync())
+	h := newHarness(t, r, Options{Sources: []Source{r.source("w", st)}}, 80, 50, withAsync())
 	s := func(m Model) *storeState { return m.byName["w"] }
 	h.waitFor("the watch", func(m Model) bool { return s(m).watching })
 
@@ -53,7 +53,7 @@ func TestTimelineObserved(t *testing.T) {
 	screen := h.screen()
 	for _, want := range []string{
 		"not kept by w (memory)",
-		"the timeline shows the 3 changes this console observed since it started",
+		"timeline from the 3 changes this console observed since it started",
 		"timeline ", "from this process's watch",
 		"node-a ",
 		"completed cursor 2a",
@@ -64,6 +64,7 @@ func TestTimelineObserved(t *testing.T) {
 			t.Errorf("the details do not show %q:\n%s", want, screen)
 		}
 	}
+	golden(t, "detail-timeline-observed-80x50", screen)
 }
 
 func revisions(cs []timeline.Change) string {

@@ -152,7 +152,7 @@ func parseLine(b []byte) (p parsed, ok bool) {
 		return p, false
 	}
 	p.id = p.ID
-	if p.id == "" {
+	if strings.TrimSpace(p.id) == "" { // blank is none
 		p.id = derivedID(p.line)
 	}
 	return p, true

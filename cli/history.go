@@ -1,18 +1,17 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
@@ -112,72 +111,14 @@ func storeChanges(ctx context.Context, s stores.Store, key string, timeout time.
 	return changes, kept, nil
 }
 
-// auditLine is the part of an audit log line history reads.
-//
-// TODO(tl11): read the log with audit.ReadFile and convert its entries with
-// timeline.FromAudit once helper rev11's reader lands; this joins intent
-// and result lines by their start time, store, key, action and operator.
-type auditLine struct {
-	Time          time.Time     `json:"time"`
-	Operator      string        `json:"operator"`
-	Store         string        `json:"store"`
-	Key           string        `json:"key"`
-	Action        lease.Action  `json:"action"`
-	Reason        string        `json:"reason"`
-	ValueAfter    []byte        `json:"value_after"`
-	RevisionAfter uint64        `json:"revision_after"`
-	Outcome       lease.Outcome `json:"outcome"`
-	ID            string        `json:"id"`
-}
-
 // auditActions reads the audit log's actions on key in store, oldest
 // first; a missing log is no actions.
 func auditActions(path, store, key string) ([]timeline.Action, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := audit.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	defer f.Close()
-	return readAuditActions(f, store, key)
-}
-
-func readAuditActions(r io.Reader, store, key string) ([]timeline.Action, error) {
-	type start struct {
-		t            time.Time
-		operator, id string
-		action       lease.Action
-	}
-	var out []timeline.Action
-	pending := map[start]int{} // intent lines without a result yet, by index in out
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
-		var l auditLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Store != store || l.Key != key {
-			continue // not this key's, or not a line this reader knows
-		}
-		k := start{l.Time, l.Operator, l.ID, l.Action}
-		a := timeline.Action{ID: l.ID, Time: l.Time, Operator: l.Operator, Action: l.Action, Outcome: l.Outcome,
-			Reason: l.Reason, RevisionAfter: l.RevisionAfter, ValueAfter: l.ValueAfter}
-		if l.Outcome == lease.OutcomePending {
-			pending[k] = len(out)
-			out = append(out, a)
-			continue
-		}
-		if i, ok := pending[k]; ok {
-			out[i] = a
-			delete(pending, k)
-			continue
-		}
-		out = append(out, a)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
-	}
-	return out, nil
+	return timeline.Actions(entries, store, key), nil
 }
 
 // historyJSON is history -o json.

@@ -431,35 +431,14 @@ func checkSummary(t *testing.T, tl timeline.Timeline) {
 	}
 }
 
-// auditActions reads the audit log's actions on the key, joining each
-// intent line with its result line.
-//
-// TODO(tl11): audit.ReadFile and timeline.FromAudit, once they land.
+// auditActions reads the audit log's actions on the key.
 func auditActions(t *testing.T, path string) []timeline.Action {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	entries, err := audit.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []timeline.Action
-	for _, l := range bytes.Split(b, []byte("\n")) {
-		var a struct {
-			Time          time.Time     `json:"time"`
-			Operator      string        `json:"operator"`
-			Key           string        `json:"key"`
-			Action        lease.Action  `json:"action"`
-			Reason        string        `json:"reason"`
-			ValueAfter    []byte        `json:"value_after"`
-			RevisionAfter uint64        `json:"revision_after"`
-			Outcome       lease.Outcome `json:"outcome"`
-		}
-		if json.Unmarshal(l, &a) != nil || a.Key != key || a.Outcome == lease.OutcomePending {
-			continue
-		}
-		out = append(out, timeline.Action{Time: a.Time, Operator: a.Operator, Action: a.Action, Outcome: a.Outcome,
-			Reason: a.Reason, RevisionAfter: a.RevisionAfter, ValueAfter: a.ValueAfter})
-	}
-	return out
+	return timeline.Actions(entries, "fleet", key)
 }
 
 // watcher feeds a watch's changes to a Recorder, stamped with the scripted

@@ -139,6 +139,17 @@ func TestBuild(t *testing.T) {
 			gaps: "100-200/1", summary: "2 1 0 0 1 1m40s",
 		},
 		{
+			name: "a revert writes the round back: it goes on",
+			changes: []Change{ch(1, raw("a", 0, 60, -1), FromStore, -1), ch(2, raw("operator:alice", 10, 70, -1), FromStore, -1),
+				ch(3, raw("a", 0, 60, -1), FromStore, -1), ch(4, raw("a", 0, 60, 30), FromStore, -1)},
+			actions: []Action{
+				{ID: "t", Time: at(10), Operator: "alice", Action: lease.ActionTakeover, Outcome: lease.OutcomeWon, RevisionAfter: 2, ValueAfter: raw("operator:alice", 10, 70, -1)},
+				{ID: "v", Time: at(20), Operator: "alice", Action: lease.ActionRevert, Outcome: lease.OutcomeWon, RevisionAfter: 3, ValueAfter: raw("a", 0, 60, -1)},
+			},
+			now: 90, rounds: "a@0-60 expired c store+audit; operator:alice@10-20 reverted store+audit",
+			gaps: "60-90/0 trailing", summary: "2 1 0 0 0 30s",
+		},
+		{
 			name:    "out of order, sorted by revision",
 			changes: []Change{ch(2, raw("b", 60, 120, -1), FromStore, -1), ch(1, raw("a", 0, 60, 1), FromStore, -1)},
 			now:     100, rounds: "a@0-60 expired c store; b@60-100 running store", summary: "2 1 0 1 0 0s",

@@ -544,6 +544,15 @@ func roundText(r Round) string {
 		parts = append(parts, "abandoned")
 	case Overwritten:
 		parts = append(parts, "overwritten by a corrupt value")
+	case Reverted:
+		who := "an operator"
+		if r.EndAction != nil {
+			who = safetext.Truncate(r.EndAction.Operator, maxLabel)
+		}
+		parts = append(parts, "reverted by "+who)
+	}
+	if r.Resumed {
+		parts = append(parts, "written back by a revert")
 	}
 	if a := r.Action; a != nil {
 		s := a.Action.String() + " by " + safetext.Truncate(a.Operator, maxLabel)

@@ -133,16 +133,19 @@ const (
 	Abandoned
 	// Overwritten means a value that is not a record replaced it.
 	Overwritten
+	// Reverted means an operator's revert wrote back the round it had
+	// replaced.
+	Reverted
 )
 
 var endingNames = [...]string{
 	Running: "running", Expired: "expired", TakenOver: "taken over",
-	Released: "released", Abandoned: "abandoned", Overwritten: "overwritten",
+	Released: "released", Abandoned: "abandoned", Overwritten: "overwritten", Reverted: "reverted",
 }
 
 // String returns the ending's lower-case words.
 func (e Ending) String() string {
-	if e >= Running && e <= Overwritten {
+	if e >= Running && e <= Reverted {
 		return endingNames[e]
 	}
 	return "unknown"
@@ -182,6 +185,9 @@ type Round struct {
 	// EndAction is the operator action that ended it (a release, or a
 	// takeover by the next round).
 	EndAction *Action
+	// Resumed is set when a revert wrote the round's record back after
+	// another value had replaced it: the round went on.
+	Resumed bool
 	// Skewed is set when the record looks like it came from a bad clock.
 	Skewed bool
 	// Sources are where its revisions came from.
@@ -349,6 +355,11 @@ func Build(in Input) Timeline {
 	slices.SortStableFunc(actions, func(a, b Action) int { return a.Time.Compare(b.Time) })
 
 	var open *Round // the round the last record belongs to
+	type ident struct {
+		holder   string
+		acq, exp uint64
+	}
+	known := map[ident]int{} // each round's index, to find one a revert writes back
 	closeOpen := func(ending Ending, at time.Time, approx bool) {
 		if open == nil {
 			return
@@ -395,6 +406,24 @@ func Build(in Input) Timeline {
 			open.Sources = open.Sources.with(m.sources...)
 			continue
 		}
+		id := ident{r.HolderID, r.AcquiredAtUnix, r.ExpiresAtUnix}
+		if i, ok := known[id]; ok {
+			// An earlier round's record again: a revert wrote it back.
+			if open != nil {
+				at, approx := m.at, m.at.IsZero()
+				if approx {
+					at = minTime(open.Expires, in.Now)
+				}
+				open.EndAction = m.action
+				closeOpen(Reverted, at, approx)
+			}
+			open = &tl.Rounds[i]
+			open.Ending, open.TakenOverBy, open.EndAction, open.Resumed = 0, "", nil, true
+			open.LastRevision = m.entry.Revision
+			open.Sources = open.Sources.with(m.sources...)
+			fill(open, r, st)
+			continue
+		}
 		if open != nil {
 			if acq.Before(open.Expires) {
 				open.TakenOverBy = r.HolderID
@@ -410,6 +439,7 @@ func Build(in Input) Timeline {
 			Action: m.action, Sources: m.sources,
 		})
 		open = &tl.Rounds[len(tl.Rounds)-1]
+		known[id] = len(tl.Rounds) - 1
 		fill(open, r, st)
 	}
 	if open != nil {
@@ -536,10 +566,17 @@ func placeEvents(tl *Timeline) {
 }
 
 // gaps finds the stretches between rounds, and after the last one, in
-// which no round ran.
+// which no round ran: a sweep over the rounds in the order they started,
+// so that rounds that overlap (a takeover, a revert) leave no gap between
+// them. A gap's period is that of the round that ran last before it.
 func gaps(rounds []Round, now time.Time) []Gap {
+	order := make([]int, len(rounds))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rounds[a].Acquired.Compare(rounds[b].Acquired) })
 	var out []Gap
-	gap := func(r Round, to time.Time, trailing bool) {
+	gap := func(r *Round, to time.Time, trailing bool) {
 		if !to.After(r.End) {
 			return
 		}
@@ -549,14 +586,27 @@ func gaps(rounds []Round, now time.Time) []Gap {
 		}
 		out = append(out, g)
 	}
-	for i, r := range rounds {
-		if i+1 < len(rounds) {
-			gap(r, rounds[i+1].Acquired, false)
-		} else if r.Ending != Running {
-			gap(r, now, true)
+	var last *Round // the round that covers the latest time so far
+	for _, i := range order {
+		r := &rounds[i]
+		if last != nil {
+			gap(last, r.Acquired, false)
+		}
+		if last == nil || !r.End.Before(last.End) {
+			last = r
 		}
 	}
+	if last != nil && last.Ending != Running {
+		gap(last, now, true)
+	}
 	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // windowStart is the earliest time the timeline shows: its first round or

@@ -74,3 +74,32 @@ func revisions(cs []timeline.Change) string {
 	}
 	return b.String()
 }
+
+// TestTimelineObservedByListing: a store that cannot be watched is
+// re-listed; the keys a re-listing shows changed are kept for their
+// timelines, with the time of the listing.
+func TestTimelineObservedByListing(t *testing.T) {
+	h, store := actionConsole(t, &auditLog{})
+	st := h.m.byName["prod"]
+	if !st.noWatch {
+		t.Fatal("prod is watched; this test needs a store that is only listed")
+	}
+	e, ok := h.m.rows.get("prod", "exports/orders")
+	if !ok {
+		t.Fatal("no exports/orders in prod")
+	}
+	done := lease.Record{HolderID: "node-z", AcquiredAtUnix: now0, ExpiresAtUnix: now0 + 60}
+	rev, err := store.Update(t.Context(), "exports/orders", done.Encode(), e.entry.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.press("r")
+	h.waitFor("the re-listing", func(m Model) bool { r, _ := m.rows.get("prod", "exports/orders"); return r.entry.Revision == rev })
+	got := h.m.detail.obs.changes("prod", "exports/orders")
+	if len(got) != 2 || got[0].Entry.Revision != e.entry.Revision || got[1].Entry.Revision != rev || !got[1].At.Equal(h.m.now) {
+		t.Errorf("observed = %s, want the row before and the change at the listing's time", revisions(got))
+	}
+	if n := len(h.m.detail.obs.changes("prod", "exports/invoices")); n != 0 {
+		t.Errorf("a key the re-listing shows unchanged kept %d changes", n)
+	}
+}

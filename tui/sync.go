@@ -165,6 +165,9 @@ func (m *Model) onListed(msg listedMsg) tea.Cmd {
 		m.status.Set(statusError, fmt.Sprintf("store %s: re-list failed: %v", s.src.Name, msg.err))
 		return nil
 	}
+	if s.synced && !s.watching {
+		m.observeListing(s.src.Name, msg.entries)
+	}
 	m.rows.replace(s.src.Name, msg.entries, msg.since, m.now, s.synced)
 	if !s.watching {
 		s.synced, s.conn, s.attempt = true, connLive, 0
@@ -236,5 +239,21 @@ func (m *Model) onHistory(msg historyMsg) {
 	}
 	if m.screen.detail() && m.detail.store == msg.store && m.detail.entry.Key == msg.key {
 		m.detail.SetHistory(msg.entries, msg.err)
+	}
+}
+
+// observeListing records, for the timelines of a store that cannot be
+// watched, the keys a re-listing shows changed since the last one, as seen
+// now: the changes in between are lost, and a change's time is when the
+// listing saw it.
+func (m *Model) observeListing(store string, entries []stores.Entry) {
+	for _, e := range entries {
+		before, found := m.rows.get(store, e.Key)
+		switch {
+		case !found:
+			m.detail.obs.observe(store, e, m.now, stores.Entry{}, false)
+		case before.entry.Revision < e.Revision:
+			m.detail.obs.observe(store, e, m.now, before.entry, true)
+		}
 	}
 }

@@ -508,3 +508,72 @@ func (w *watcher) wait(t *testing.T, cond func() bool, what string) {
 		t.Fatalf("watch: %v", w.err)
 	}
 }
+
+// firstRounds runs history -o json and returns how many rounds it shows
+// and when the first was acquired, in seconds after t0.
+func firstRounds(t *testing.T, config string) (n int, first int64, missed int) {
+	t.Helper()
+	out := history(t, config, "-o", "json")
+	var d struct {
+		Rounds []struct {
+			AcquiredAtUnix int64 `json:"acquired_at_unix"`
+		} `json:"rounds"`
+		Summary struct {
+			MissedPeriods int `json:"missed_periods"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Rounds) == 0 {
+		t.Fatalf("history -o json shows no rounds:\n%s", out)
+	}
+	return len(d.Rounds), d.Rounds[0].AcquiredAtUnix - t0.Unix(), d.Summary.MissedPeriods
+}
+
+// TestFleetTimelineEtcdCompacted: etcd's compaction bounds how far back a
+// timeline reaches. Compacted at node-a's completion of the round at 300 s,
+// the history starts there: five rounds (the audit log adds alice's, which
+// the history holds too), and the missed periods after it are all still
+// counted.
+func TestFleetTimelineEtcdCompacted(t *testing.T) {
+	srv := etcdtest.Start(t)
+	cli := srv.Client(t)
+	s, err := etcd.New(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	var revs []uint64
+	newFleet(t, s, auditPath, func(rev uint64) { revs = append(revs, rev) }).run()
+	if _, err := cli.Compact(t.Context(), int64(revs[10])); err != nil {
+		t.Fatal(err)
+	}
+	config := writeConfig(t, auditPath, fmt.Sprintf("    kind: etcd\n    endpoints: [%s]\n", srv.Endpoints()[0]))
+	if n, first, missed := firstRounds(t, config); n != 5 || first != 300 || missed != 5 {
+		t.Errorf("after compaction: %d rounds from t0+%ds, %d missed periods; want 5 from t0+300s, 5 missed", n, first, missed)
+	}
+}
+
+// TestFleetTimelineNATSShallowBucket: a bucket's History bounds how far
+// back a timeline reaches. Keeping five values, it holds the last three
+// rounds (alice's takeover, node-a's and node-b's); the fleet's outage is
+// gone from it, the trailing gap is not.
+func TestFleetTimelineNATSShallowBucket(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	if _, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "leases", History: 5}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := natskv.Dial(t.Context(), natskv.Config{URL: srv.URL(), Bucket: "leases"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	newFleet(t, s, auditPath, func(uint64) {}).run()
+	config := writeConfig(t, auditPath, fmt.Sprintf("    kind: nats\n    url: %s\n    bucket: leases\n", srv.URL()))
+	if n, first, missed := firstRounds(t, config); n != 3 || first != 570 || missed != 2 {
+		t.Errorf("a bucket keeping 5 values: %d rounds from t0+%ds, %d missed periods; want 3 from t0+570s, 2 missed", n, first, missed)
+	}
+}

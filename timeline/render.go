@@ -275,7 +275,7 @@ func Render(tl Timeline, width int, now time.Time, st Styles) string {
 	for _, l := range ls {
 		line(st.Label.Render(pad(l.label)) + l.render(st))
 	}
-	if len(tl.Gaps) > 0 {
+	if tl.Summary.MissedPeriods > 0 {
 		line(st.Dim.Render(pad("gaps")) + gl.render(st))
 	}
 	if len(tl.Events) > 0 {

@@ -12,6 +12,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
@@ -48,6 +49,9 @@ type detail struct {
 	// only source on a store without history, the times of the changes
 	// on one with.
 	obs *observations
+	// actions are the audit log's actions on the shown key, for the
+	// timeline (SetActions).
+	actions []timeline.Action
 
 	lines  []string
 	offset int
@@ -62,6 +66,7 @@ func newDetail(s *Styles, k KeyMap, th lease.Thresholds, loc *time.Location) det
 func (d *detail) open(store, kind string, e stores.Entry, found, noHistory bool) {
 	d.store, d.kind, d.entry, d.found = store, kind, e, found
 	d.noHistory, d.histLoading, d.history, d.histErr = noHistory, !noHistory, nil, nil
+	d.actions = nil
 	d.offset = 0
 	d.render()
 }
@@ -79,6 +84,13 @@ func (d *detail) SetHistory(entries []stores.Entry, err error) {
 	if errors.Is(err, errors.ErrUnsupported) {
 		d.noHistory, d.histErr = true, nil
 	}
+	d.render()
+}
+
+// SetActions gives the timeline the audit log's entries: those on the
+// shown key of the shown store are drawn with it.
+func (d *detail) SetActions(entries []audit.Entry) {
+	d.actions = timeline.Actions(entries, d.store, d.entry.Key)
 	d.render()
 }
 
@@ -238,9 +250,15 @@ func (d *detail) historyLines(add func(label, value string)) []string {
 		observed := d.obs.changes(d.store, d.entry.Key)
 		if len(observed) == 0 {
 			add("", s.Dim.Render("no change of this key observed since the console started"))
+			if d.found {
+				observed = []timeline.Change{{Entry: d.entry, Source: timeline.FromStore}}
+			}
+		} else {
+			add("", s.Dim.Render(fmt.Sprintf("timeline from the %d changes this console observed since it started", len(observed))))
+		}
+		if len(observed) == 0 && len(d.actions) == 0 {
 			return nil
 		}
-		add("", s.Dim.Render(fmt.Sprintf("timeline from the %d changes this console observed since it started", len(observed))))
 		return d.timelineLines(observed)
 	case d.histLoading:
 		add("history", s.Dim.Render("loading from "+from+"…"))
@@ -274,11 +292,9 @@ func (d *detail) historyLines(add func(label, value string)) []string {
 // timelineLines draws the key's timeline from changes (the store's history
 // and what the console observed, one revision given by both being one
 // change), blank-line separated from what precedes it.
-//
-// TODO(tl11): the audit log's actions on the key, once the console has an
-// audit source (tui.Options.Audit).
+// The audit log's actions on the key (SetActions) are drawn with it.
 func (d *detail) timelineLines(changes []timeline.Change) []string {
-	tl := timeline.Build(timeline.Input{Key: d.entry.Key, Changes: changes, Now: d.now, Thresholds: d.th})
+	tl := timeline.Build(timeline.Input{Key: d.entry.Key, Changes: changes, Actions: d.actions, Now: d.now, Thresholds: d.th})
 	strip := timeline.Render(tl, d.width, d.now.In(d.loc), d.styles.timeline())
 	return append([]string{""}, strings.Split(strip, "\n")...)
 }

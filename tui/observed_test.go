@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/stores/memory"
@@ -65,6 +66,17 @@ func TestTimelineObserved(t *testing.T) {
 		}
 	}
 	golden(t, "detail-timeline-observed-80x50", screen)
+
+	// The audit log's actions on the key join the timeline; others' do not.
+	release := audit.Entry{ID: "0123456789ab", Time: t0.Add(10 * time.Second), Operator: "alice", Store: "w", Key: "exports/orders",
+		Action: lease.ActionRelease, Reason: "stuck", Outcome: lease.OutcomeWon, RevisionAfter: 4, ValueAfter: []byte{}}
+	other := release
+	other.Key, other.ID = "exports/quiet", "ba9876543210"
+	h.m.detail.SetActions([]audit.Entry{release, other})
+	screen = h.screen()
+	if !strings.Contains(screen, "released by alice") || !strings.Contains(screen, "observed+audit") || strings.Contains(screen, "ba98") {
+		t.Errorf("the details do not show alice's release of this key (and only it):\n%s", screen)
+	}
 }
 
 func revisions(cs []timeline.Change) string {

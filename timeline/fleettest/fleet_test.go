@@ -346,6 +346,11 @@ func TestFleetTimelineEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server is shared (and -count runs this again): start from an
+	// absent key. History stops at the key's creation.
+	if err := s.Delete(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	newFleet(t, s, auditPath, func(uint64) {}).run()
 	config := writeConfig(t, auditPath, fmt.Sprintf("    kind: etcd\n    endpoints: [%s]\n", srv.Endpoints()[0]))

@@ -20,6 +20,7 @@ const (
 	glyphCompleted  = '█'
 	glyphUnfinished = '▒'
 	glyphRunning    = '░'
+	glyphOperator   = '▓'
 	// glyphBoundary is the last cell of a round that another round of the
 	// same holder follows at once, so that back-to-back rounds stay apart.
 	glyphBoundary = '▌'
@@ -163,8 +164,8 @@ func (l *lane) render(st Styles) string {
 
 // Render draws tl as a time strip width cells wide (at least MinWidth):
 // a header, one lane per holder over a time axis ending at now (rounds as
-// bars: █ completed, ▒ unfinished, ░ running), a lane of gaps labelled
-// with their missed periods, a lane of events (operator actions T A R V,
+// bars: █ completed, ▒ unfinished, ░ running, ▓ an operator's hold), a
+// lane of gaps labelled with their missed periods, a lane of events (operator actions T A R V,
 // lower-case when they wrote nothing; x a tombstone; ! a corrupt write),
 // the axis, a legend, the summary, and the rounds, gaps and events newest
 // first, each with its source. Times are shown in now's location. Every
@@ -218,6 +219,8 @@ func Render(tl Timeline, width int, now time.Time, st Styles) string {
 		g, k := glyphCompleted, cellCompleted
 		switch {
 		case r.Completed:
+		case r.ByOperator():
+			g, k = glyphOperator, cellAction
 		case r.Ending == Running:
 			g, k = glyphRunning, cellRunning
 		default:
@@ -282,7 +285,14 @@ func Render(tl Timeline, width int, now time.Time, st Styles) string {
 		line(st.Dim.Render(pad("events")) + el.render(st))
 	}
 	line(strings.Repeat(" ", labelW+1) + st.Dim.Render(axis(from, span, cols, now.Location())))
-	line(st.Dim.Render("█ completed ▒ unfinished ░ running ╌ missed  TARV operator x tombstone ! corrupt"))
+	bars, marks := "█ completed  ▒ unfinished  ░ running  ▓ operator's hold  ╌ missed periods",
+		"TARV takeover/acquire/release/revert (tarv: wrote nothing) x tombstone ! corrupt"
+	if ansi.StringWidth(bars+"  "+marks) <= width {
+		line(st.Dim.Render(bars + "  " + marks))
+	} else {
+		line(st.Dim.Render(bars))
+		line(st.Dim.Render(marks))
+	}
 	out = append(out, "")
 	for _, s := range summaryLines(tl, now, st) {
 		line(s)

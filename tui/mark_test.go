@@ -58,7 +58,6 @@ func (h *harness) tick(d time.Duration) {
 	h.send(tickMsg{})
 }
 
-
 // pres are the escape sequences that open the cells the tests look for,
 // on a row selected or not.
 type pres struct{ cell, stale, red, redStale string }

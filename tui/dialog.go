@@ -452,8 +452,9 @@ func (d dialog) headLines(c *dialogCache, w int) []string {
 	}
 	add(ts.Render(title)+"  "+s.storeStyle(s.StoreName, d.mark.color, false).Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(safetext.Key(d.entry.Key), max(w-len(title)-len(d.store)-5, 8)), "")
 	if age, ok := d.mark.staleFor(d.now); ok {
-		for _, l := range wrap(fmt.Sprintf("STALE %s: store %s is in error, so this is the lease as last seen %s ago, not now. The action reads the key again and writes only if it is unchanged.",
-			timetext.Coarse(age), safetext.Clean(d.store), timetext.Coarse(age)), w) {
+		seen := lease.UnixSeconds(d.now)
+		for _, l := range wrap(fmt.Sprintf("STALE %s: store %s is in error, so this is the lease as last seen %s, not now. The action reads the key again and writes only if it is unchanged.",
+			timetext.Coarse(age), safetext.Clean(d.store), timetext.Ago(seen, seen-min(age, seen))), w) {
 			add(s.StaleTag.Render(l))
 		}
 		add("")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,5 +318,37 @@ func TestMarkedGolden(t *testing.T) {
 			tt.steps(h)
 			golden(t, tt.name, h.screen())
 		})
+	}
+}
+
+// TestSnapshotAfterFailedDialIsFresh dials a store that fails at first:
+// the rows its first snapshot brings are not stale, even before the
+// snapshot is complete, for nothing older was ever shown.
+func TestSnapshotAfterFailedDialIsFresh(t *testing.T) {
+	mem := &chanStore{Store: newStore(t), ch: make(chan stores.Event, 16)}
+	r := newRig(t, &auditLog{})
+	b := r.backend("prod", mem)
+	var dials atomic.Int32
+	src := Source{Name: "prod", Kind: "etcd", Connect: func(context.Context) (Backend, func() error, error) {
+		if dials.Add(1) == 1 {
+			return nil, nil, errors.New("etcd: dial 10.0.0.9:2379: connection refused")
+		}
+		return b, nil, nil
+	}}
+	h := newHarness(t, r, Options{Sources: []Source{src}}, 120, 30, withAsync())
+	s := func(m Model) *storeState { return m.byName["prod"] }
+	h.waitFor("the failed dial", func(m Model) bool { return s(m).conn == connFailed && len(h.scheduled) > 0 })
+	h.tick(time.Minute)
+	h.send(h.scheduled[0]) // the retry
+	h.waitFor("the watch", func(m Model) bool { return s(m).watching })
+	mem.ch <- put("exports/orders", record("node-a", now0, now0+600), 1)
+	h.waitFor("the first row", func(m Model) bool { return m.rows.count["prod"] == 1 })
+	if l := h.line("exports/orders"); strings.Contains(l, "stale") || strings.Contains(l, "~") {
+		t.Errorf("a row of a first snapshot is marked stale: %q", l)
+	}
+	mem.ch <- stores.Event{Kind: stores.EventError, Err: errors.New("etcd: lost leader")}
+	h.waitFor("the error", func(m Model) bool { return s(m).err != nil })
+	if l := h.line("exports/orders"); !strings.Contains(l, "stale 0s") {
+		t.Errorf("a row of a snapshot cut short is not marked stale: %q", l)
 	}
 }

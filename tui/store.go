@@ -111,12 +111,17 @@ type storeState struct {
 // listing failed and has not succeeded since.
 func (s *storeState) inError() bool { return s.conn == connFailed || s.err != nil }
 
-// trackStale moves the store's staleness on to now: rows are current while
-// the store is live without error, and stale from the moment they were
-// last known current once it is in error, until it is live again (a store
-// that reconnects stays stale until its snapshot is complete).
-func (s *storeState) trackStale(now time.Time) {
+// trackStale moves the store's staleness on to now, when it has rows:
+// rows are current while the store is live without error, and stale from
+// the moment they were last known current once it is in error, until it is
+// live again (a store that reconnects stays stale until its snapshot is
+// complete). A store without rows has nothing stale: the rows a new
+// snapshot brings after a reset, or after a first dial that failed, are
+// fresh.
+func (s *storeState) trackStale(now time.Time, rows int) {
 	switch {
+	case rows == 0:
+		s.staleSince = time.Time{}
 	case s.conn == connLive && s.err == nil:
 		s.staleSince = time.Time{}
 		s.currentAt = now
@@ -171,7 +176,7 @@ func (k storeMark) staleText(now time.Time) string {
 func (m *Model) syncMarks() {
 	changed := len(m.table.marks) != len(m.srcs)
 	for _, s := range m.srcs {
-		s.trackStale(m.now)
+		s.trackStale(m.now, m.rows.count[s.src.Name])
 		if !changed {
 			old, ok := m.table.marks[s.src.Name]
 			changed = !ok || old != s.mark()

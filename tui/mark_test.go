@@ -352,3 +352,33 @@ func TestSnapshotAfterFailedDialIsFresh(t *testing.T) {
 		t.Errorf("a row of a snapshot cut short is not marked stale: %q", l)
 	}
 }
+
+// BenchmarkViewStale renders frames of 100,000 leases, each a second after
+// the last so that every visible row is rendered again, with the store
+// live and with it in error (every row stale): the cost of the stale
+// marks, for comparison.
+func BenchmarkViewStale(b *testing.B) {
+	for _, stale := range []bool{false, true} {
+		name := "live"
+		if stale {
+			name = "stale"
+		}
+		b.Run(name, func(b *testing.B) {
+			m := benchConsole(b, 100_000)
+			if stale {
+				m.byName["prod"].err = errors.New("etcd: lost leader")
+				m.syncStores()
+				if _, ok := m.table.marks["prod"].staleFor(m.now); !ok {
+					b.Fatal("the store is not stale")
+				}
+			}
+			now := m.now
+			b.ReportAllocs()
+			for b.Loop() {
+				now = now.Add(time.Second)
+				m.table.SetNow(now)
+				_ = m.View()
+			}
+		})
+	}
+}

@@ -171,8 +171,9 @@ func (k storeMark) staleText(now time.Time) string {
 }
 
 // syncMarks moves every store's staleness on to the clock and hands the
-// marks to the table (only when one changed: the table's rows are cached
-// for their mark) and to an open dialog.
+// marks to the table, only when one changed (the table's rows are cached
+// for their store's staleness). An open dialog takes its store's mark in
+// syncDialogMark, after every message.
 func (m *Model) syncMarks() {
 	changed := len(m.table.marks) != len(m.srcs)
 	for _, s := range m.srcs {

@@ -79,9 +79,11 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 		readOnly := c.ReadOnly || s.ReadOnly
 		opts := append(slices.Clip(ops), lease.WithScope(s.Prefix))
 		sources[i] = tui.Source{
-			Name:     s.Name,
-			Kind:     s.Kind,
-			ReadOnly: readOnly,
+			Name:       s.Name,
+			Kind:       s.Kind,
+			ReadOnly:   readOnly,
+			Color:      s.Color,
+			Production: s.Production,
 			Connect: func(ctx context.Context) (tui.Backend, func() error, error) {
 				st, closer, err := config.Open(ctx, s)
 				if err != nil {

@@ -245,6 +245,7 @@ func serveSetup(ctx context.Context, env Env, g *globals) (*served, error) {
 	}
 	for _, st := range sel {
 		s.cfg.Stores = append(s.cfg.Stores, gateway.Store{Name: st.Name, Kind: st.Kind, Prefix: st.Prefix, ReadOnly: st.ReadOnly,
+			Color: st.Color, Production: st.Production,
 			Open: func(ctx context.Context) (stores.Store, func() error, error) { return config.Open(ctx, st) }})
 	}
 	for _, o := range c.Serve.Operators {

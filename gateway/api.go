@@ -111,7 +111,8 @@ var kindCapabilities = map[string][2]bool{
 
 // view is the store as the session sees it.
 func (s *storeState) view(sess *session) webapi.Store {
-	v := webapi.Store{Name: s.conf.Name, Kind: s.conf.Kind, Prefix: s.conf.Prefix, ReadOnly: s.readOnly || sess.readOnly}
+	v := webapi.Store{Name: s.conf.Name, Kind: s.conf.Kind, Prefix: s.conf.Prefix, ReadOnly: s.readOnly || sess.readOnly,
+		Color: s.conf.Color, Production: s.conf.Production}
 	if st := s.opened(); st != nil {
 		_, v.Watch = stores.AsWatcher(st)
 		_, v.History = stores.AsHistorian(st)

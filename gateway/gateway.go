@@ -70,6 +70,10 @@ type Store struct {
 	Name, Kind, Prefix string
 	// ReadOnly makes the store refuse every write.
 	ReadOnly bool
+	// Color and Production are how the browser console marks the store
+	// (config: color, production), passed to the page as they are.
+	Color      string
+	Production bool
 	// Open opens the store. It is called when the store is first needed
 	// and again after a failure, never concurrently; the function it
 	// returns closes the store (nil: nothing to close).

@@ -77,6 +77,9 @@ type dialog struct {
 	// stale is set when the key changed after the dialog opened: the
 	// action will then fail with "changed since you looked".
 	stale bool
+	// mark is the store's: its colour, the production banner, and since
+	// when what the dialog shows is stale (the store is in error).
+	mark storeMark
 
 	// fresh is the record a takeover would write with the ttl typed so far.
 	fresh   lease.Record
@@ -174,6 +177,16 @@ func (d *dialog) SetStale(stale bool) {
 	if stale != d.stale {
 		d.stale = stale
 		d.changed(false, true)
+	}
+}
+
+// SetMark sets the mark of the dialog's store: a production store's
+// dialog carries a banner, and one on a store in error says that what it
+// shows is stale, and since when.
+func (d *dialog) SetMark(mk storeMark) {
+	if mk != d.mark {
+		d.mark = mk
+		d.changed(true, false)
 	}
 }
 
@@ -410,7 +423,12 @@ func (d dialog) frame(c *dialogCache, text string, w int) string {
 // edge is the ink of the box's border, kept in c.
 func (d dialog) edge(c *dialogCache) ink {
 	if !c.edgeOK {
-		c.edge, c.edgeOK = inkOf(lipgloss.NewStyle().Foreground(d.styles.Dialog.GetBorderTopForeground())), true
+		fg := d.styles.Dialog.GetBorderTopForeground()
+		if d.mark.production && !d.styles.plain {
+			// The frame of a production dialog is the banner's colour.
+			fg = d.styles.ProductionBanner.GetBackground()
+		}
+		c.edge, c.edgeOK = inkOf(lipgloss.NewStyle().Foreground(fg)), true
 	}
 	return c.edge
 }
@@ -429,7 +447,18 @@ func (d dialog) headLines(c *dialogCache, w int) []string {
 	}
 	var lines []string
 	add := func(l ...string) { lines = append(lines, l...) }
-	add(ts.Render(title)+"  "+s.StoreName.Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(safetext.Key(d.entry.Key), max(w-len(title)-len(d.store)-5, 8)), "")
+	if d.mark.production {
+		add(s.ProductionBanner.Render(pad(safetext.Truncate(" PRODUCTION · "+safetext.Clean(d.store), w), w)), "")
+	}
+	add(ts.Render(title)+"  "+s.storeStyle(s.StoreName, d.mark.color, false).Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(safetext.Key(d.entry.Key), max(w-len(title)-len(d.store)-5, 8)), "")
+	if age, ok := d.mark.staleFor(d.now); ok {
+		seen := lease.UnixSeconds(d.now)
+		for _, l := range wrap(fmt.Sprintf("STALE %s: store %s is in error, so this is the lease as last seen %s, not now. The action reads the key again and writes only if it is unchanged.",
+			timetext.Coarse(age), safetext.Clean(d.store), timetext.Ago(seen, seen-min(age, seen))), w) {
+			add(s.StaleTag.Render(l))
+		}
+		add("")
+	}
 
 	cur := lease.Status{State: lease.Absent}
 	if d.found {

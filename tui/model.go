@@ -246,11 +246,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.syncStores()
 	}
 	m.syncKeys()
+	m.syncDialogMark()
 	return m, cmd
 }
 
 // syncStores hands the stores' state to the stores pane.
-func (m *Model) syncStores() { m.pane.SetStores(m.storeLines(), m.now) }
+func (m *Model) syncStores() {
+	m.syncMarks()
+	m.pane.SetStores(m.storeLines(), m.now)
+}
 
 // setSize lays the screen out.
 func (m *Model) setSize(w, h int) {
@@ -353,6 +357,7 @@ func (m Model) storeLines() []storeLine {
 			name: s.src.Name, kind: s.src.Kind, readOnly: s.readOnly,
 			conn: s.conn, err: s.err, keys: m.rows.count[s.src.Name],
 			watch: s.watching, lastUpdate: s.lastUpdate, retryAt: s.retryAt,
+			color: s.src.Color, production: s.src.Production, stale: s.staleSince,
 		}
 	}
 	return out

@@ -65,9 +65,11 @@ func consoleOptions(c *webclient.Client, sess webapi.Session) (tui.Options, erro
 			return tui.Options{}, err
 		}
 		sources[i] = tui.Source{
-			Name:     st.Name,
-			Kind:     st.Kind,
-			ReadOnly: sess.ReadOnly || st.ReadOnly,
+			Name:       st.Name,
+			Kind:       st.Kind,
+			ReadOnly:   sess.ReadOnly || st.ReadOnly,
+			Color:      st.Color,
+			Production: st.Production,
 			Connect: func(context.Context) (tui.Backend, func() error, error) {
 				return b, nil, nil // nothing to open: every call is a request
 			},

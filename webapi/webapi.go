@@ -92,6 +92,12 @@ type Store struct {
 	// Watch and History say which optional capabilities the store has.
 	Watch   bool `json:"watch"`
 	History bool `json:"history"`
+	// Color is the store's colour in the console, as configured: a Lip
+	// Gloss colour, "#rrggbb" or an ANSI colour number; "" for none.
+	Color string `json:"color,omitempty"`
+	// Production marks a store configured as production: the console
+	// shows a banner in every action dialog on it.
+	Production bool `json:"production"`
 	// Error is why the store is unreachable now; empty when it is healthy
 	// (or its health was not asked).
 	Error string `json:"error,omitempty"`

@@ -592,8 +592,8 @@ func (v auditView) valueLines(side string, value []byte, rev uint64, at time.Tim
 	case lease.Held, lease.Expired:
 		r := st.Record
 		add("holder", safetext.Truncate(r.HolderID, max(v.width-labelWidth-2, 8)))
-		add("acquired", timetext.Absolute(r.AcquiredAtUnix, v.loc)+" · "+s.Dim.Render(timetext.Ago(then, r.AcquiredAtUnix)+" then"))
-		add("expires", timetext.Absolute(r.ExpiresAtUnix, v.loc)+" · "+s.Dim.Render(timetext.Countdown(then, r.ExpiresAtUnix)+" then"))
+		add("acquired", timetext.Absolute(r.AcquiredAtUnix, v.loc)+" · "+s.Dim.Render(relativeTo(then, r.AcquiredAtUnix)))
+		add("expires", timetext.Absolute(r.ExpiresAtUnix, v.loc)+" · "+s.Dim.Render(relativeTo(then, r.ExpiresAtUnix)))
 		if r.Completed() {
 			add("completed", "cursor "+safetext.Truncate(r.CompletedCursorHex, max(v.width-labelWidth-9, 8)))
 		} else {
@@ -609,6 +609,18 @@ func (v auditView) valueLines(side string, value []byte, rev uint64, at time.Tim
 		lines = append(lines, "    "+l)
 	}
 	return lines
+}
+
+// relativeTo says where at lies from the time of an action, then.
+func relativeTo(then, at uint64) string {
+	d, future := timetext.Distance(then, at)
+	switch {
+	case d == 0:
+		return "at the time of the action"
+	case future:
+		return timetext.Coarse(d) + " after the action"
+	}
+	return timetext.Coarse(d) + " before the action"
 }
 
 // revertBlocked says why the selected audit entry cannot be reverted now,

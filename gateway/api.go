@@ -275,7 +275,8 @@ func (g *Gateway) action(w http.ResponseWriter, r *http.Request, st *storeState,
 			if status == http.StatusNotFound {
 				code = webapi.CodeNotFound
 			}
-			writeJSON(w, status, webapi.ActionAnswer{Error: &webapi.Error{Code: code, Message: err.Error()}})
+			// An ErrorAnswer reads as an ActionAnswer without a result.
+			writeError(w, status, code, err.Error())
 			return
 		}
 	}

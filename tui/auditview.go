@@ -360,7 +360,7 @@ func (v auditView) Update(msg tea.Msg) (auditView, tea.Cmd) {
 // Widths of the list's fixed columns.
 const (
 	auditTimeW    = len("Jun 09 15:04")
-	auditAgeW     = len("23h ago")
+	auditAgeW     = len("just now")
 	auditActionW  = len("takeover")
 	auditOutcomeW = len("cancelled")
 	auditIDW      = 12
@@ -633,8 +633,10 @@ func (m Model) revertBlocked() string {
 	if !ok {
 		return "no audit entry selected"
 	}
-	if e.Outcome != lease.OutcomeWon {
-		return fmt.Sprintf("only an action that won can be reverted, and this %s's outcome is %s", e.Action, e.Outcome)
+	if _, err := audit.RevertRequest(e, ""); err != nil {
+		// The audit package's rule: only a won action with an id and the
+		// revision it wrote.
+		return safetext.Clean(err.Error())
 	}
 	return m.storeBlocked(e.Store)
 }

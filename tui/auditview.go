@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,7 +230,9 @@ func (v *auditView) startLoad() uint64 {
 }
 
 // setEntries shows the entries of a load (oldest first, as the log has
-// them), newest first, keeping the selected entry selected.
+// them), newest first as `leasectl audit` lists them — by time, the later
+// in the log first when times are equal — keeping the selected entry
+// selected.
 func (v *auditView) setEntries(entries []audit.Entry, err error) {
 	v.loading = false
 	if err != nil {
@@ -242,6 +245,7 @@ func (v *auditView) setEntries(entries []audit.Entry, err error) {
 	for i, e := range entries {
 		v.rows[len(entries)-1-i] = newAuditRow(e)
 	}
+	slices.SortStableFunc(v.rows, func(a, b auditRow) int { return b.e.Time.Compare(a.e.Time) })
 	v.refilter()
 	if hadSel {
 		for i, j := range v.shown {

@@ -281,8 +281,9 @@ func (a Action) ToRequest() (lease.Request, error) {
 }
 
 // AuditEntry is an audit.Entry on the wire, with the field names of
-// `leasectl audit -o json`. Values are base64 of their exact bytes: null
-// for none (absent, never read, nothing written), "" for a tombstone.
+// `leasectl audit -o json`. Time is RFC 3339 in UTC. Values are base64 of
+// their exact bytes: null for none (absent, never read, nothing written),
+// "" for a tombstone.
 type AuditEntry struct {
 	ID             string    `json:"id"`
 	Time           time.Time `json:"time"`
@@ -293,6 +294,7 @@ type AuditEntry struct {
 	Action         string    `json:"action"`
 	Reason         string    `json:"reason"`
 	Reverts        string    `json:"reverts,omitempty"`
+	Seen           uint64    `json:"seen,omitempty"`
 	RevisionBefore uint64    `json:"revision_before"`
 	ValueBefore    []byte    `json:"value_before"`
 	ValueAfter     []byte    `json:"value_after"`
@@ -303,8 +305,8 @@ type AuditEntry struct {
 
 // FromAuditEntry converts e for the wire.
 func FromAuditEntry(e audit.Entry) AuditEntry {
-	return AuditEntry{ID: e.ID, Time: e.Time, Operator: e.Operator, Host: e.Host, Store: e.Store, Key: e.Key,
-		Action: e.Action.String(), Reason: e.Reason, Reverts: e.Reverts, RevisionBefore: e.RevisionBefore,
+	return AuditEntry{ID: e.ID, Time: e.Time.UTC(), Operator: e.Operator, Host: e.Host, Store: e.Store, Key: e.Key,
+		Action: e.Action.String(), Reason: e.Reason, Reverts: e.Reverts, Seen: e.Seen, RevisionBefore: e.RevisionBefore,
 		ValueBefore: e.ValueBefore, ValueAfter: e.ValueAfter, RevisionAfter: e.RevisionAfter,
 		Outcome: e.Outcome.String(), Error: e.Error}
 }
@@ -313,7 +315,7 @@ func FromAuditEntry(e audit.Entry) AuditEntry {
 // know stays zero, so that a newer server's entries still show.
 func (w AuditEntry) ToAuditEntry() audit.Entry {
 	e := audit.Entry{ID: w.ID, Time: w.Time, Operator: w.Operator, Host: w.Host, Store: w.Store, Key: w.Key,
-		Reason: w.Reason, Reverts: w.Reverts, RevisionBefore: w.RevisionBefore, ValueBefore: w.ValueBefore,
+		Reason: w.Reason, Reverts: w.Reverts, Seen: w.Seen, RevisionBefore: w.RevisionBefore, ValueBefore: w.ValueBefore,
 		ValueAfter: w.ValueAfter, RevisionAfter: w.RevisionAfter, Error: w.Error}
 	_ = e.Action.UnmarshalText([]byte(w.Action))
 	_ = e.Outcome.UnmarshalText([]byte(w.Outcome))

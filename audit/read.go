@@ -152,7 +152,7 @@ func parseLine(b []byte) (p parsed, ok bool) {
 		return p, false
 	}
 	p.id = p.ID
-	if p.id == "" {
+	if strings.TrimSpace(p.id) == "" { // blank is none
 		p.id = derivedID(p.line)
 	}
 	return p, true
@@ -250,10 +250,10 @@ func Find(entries []Entry, id string) (Entry, error) {
 	}
 	var exact, prefixed []int
 	for i := range entries {
-		switch {
-		case entries[i].ID == id:
+		switch eid := strings.ToLower(entries[i].ID); {
+		case eid == id:
 			exact = append(exact, i)
-		case strings.HasPrefix(entries[i].ID, id):
+		case strings.HasPrefix(eid, id):
 			prefixed = append(prefixed, i)
 		}
 	}

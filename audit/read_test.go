@@ -360,3 +360,12 @@ func TestRevertRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestBlankIDIsDerived(t *testing.T) {
+	i, _ := action("  ", 1, lease.ActionTakeover, lease.OutcomeWon)
+	entries, err := Read(bytes.NewReader(lineOf(t, i)))
+	want := legacyID(i.Time.UTC().Format(time.RFC3339Nano), "alice", "ops-1", "prod", "exports/k1", "takeover")
+	if err != nil || len(entries) != 1 || entries[0].ID != want {
+		t.Errorf("a line with a blank id = %+v, %v; want the derived id %s", entries, err, want)
+	}
+}

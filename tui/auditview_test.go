@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores/memory"
@@ -386,5 +388,17 @@ func TestAuditRevert(t *testing.T) {
 	}
 	if entries[2].Outcome != lease.OutcomeChanged || entries[2].Reverts != entries[0].ID || entries[1].Reverts != entries[0].ID {
 		t.Errorf("audit log = %+v, want two reverts of %s, the second changed", entries, entries[0].ID)
+	}
+}
+
+// TestAuditKeyInShortHelp offers L in the table's key line, which still
+// ends with "q quit" at 100 columns.
+func TestAuditKeyInShortHelp(t *testing.T) {
+	h, _ := auditConsole(t, &entrySource{})
+	h.send(tea.WindowSizeMsg{Width: 100, Height: 30})
+	lines := strings.Split(h.screen(), "\n")
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "L log") || !strings.HasSuffix(last, "q quit") {
+		t.Errorf("key line = %q, want L log and, last, q quit", last)
 	}
 }

@@ -89,10 +89,14 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	if desc == "move" {
 		move.SetEnabled(false)
 	}
+	// "L log" rather than the full help's "L audit log": the table's line
+	// keeps "q quit" at 100 columns.
+	audit := k.Audit
+	audit.SetHelp("L", "log")
 	return []key.Binding{
 		k.Submit, k.NextField, k.ApplyFilter,
 		move, k.Detail, k.Filter,
-		k.Acquire, k.Takeover, k.Release, k.Revert, k.Refresh, k.Audit,
+		k.Acquire, k.Takeover, k.Release, k.Revert, k.Refresh, audit,
 		k.Back, k.Help, k.Quit,
 	}
 }

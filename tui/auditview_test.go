@@ -402,3 +402,13 @@ func TestAuditKeyInShortHelp(t *testing.T) {
 		t.Errorf("key line = %q, want L log and, last, q quit", last)
 	}
 }
+
+// TestAuditFilterPaste filters with pasted text, as with typed.
+func TestAuditFilterPaste(t *testing.T) {
+	h, _ := auditConsole(t, &entrySource{entries: auditEntries()})
+	h.press("L", "/")
+	h.send(tea.PasteMsg{Content: "op:bob"})
+	if got := h.shownIDs(); !slices.Equal(got, []string{"bbbb00000002"}) {
+		t.Errorf("pasted filter shows %v, want bob's entry", got)
+	}
+}

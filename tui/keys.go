@@ -43,6 +43,9 @@ func (m *Model) onPaste(p tea.PasteMsg) tea.Cmd {
 	case m.screen == screenFilter:
 		m.filter, cmd = m.filter.Update(p)
 		m.table.SetFilter(m.filter.Value(), m.rows)
+	case m.screen == screenAudit && m.audit.mode == auditFilter:
+		m.audit.input, cmd = m.audit.input.Update(p)
+		m.audit.SetFilter(m.audit.input.Value())
 	}
 	return cmd
 }

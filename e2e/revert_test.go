@@ -4,9 +4,12 @@ package e2e
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
@@ -126,5 +129,74 @@ func TestConsoleRevert(t *testing.T) {
 	}
 	if again.Action != lease.ActionRevert || again.Outcome != lease.OutcomeChanged || again.Reverts != took.ID || again.RevisionAfter != 0 {
 		t.Errorf("third entry = %+v, want the revert of %s refused as changed", again, took.ID)
+	}
+}
+
+// TestBrowserRevert undoes a mistaken takeover from the browser console's
+// audit view, in a real Chromium against `leasectl serve` over a real
+// etcd: L shows the server's log, u reverts the takeover, and etcd holds
+// the replica's record again; the audit log names the revert's operator
+// and the entry it reverts.
+func TestBrowserRevert(t *testing.T) {
+	// Not parallel, as the other browser tests: one Chromium at a time.
+	etcdB := newEtcd(t)
+	st := browserStore{name: "etcd", b: etcdB, sc: etcdB.scope(t, browserPrefix)}
+	now := time.Now().Unix()
+	orders := st.sc.key("orders")
+	original := record("node-a", now-60, now+3600)
+	st.sc.put(t, orders, original)
+
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.jsonl")
+	conf := writeServeConfig(t, dir, log, []browserStore{st})
+	token := newToken(t)
+	srv := startServe(t, conf, browserTokenVar+"="+token)
+	p := newBrowser(t)
+	p.do("open the console", chromedp.Navigate(srv.url+"#token="+token))
+	p.waitScreen("browser/orders held by node-a, selected", func(s string) bool {
+		l := browserRow(s, st.name, orders)
+		return hasField(l, "node-a") && strings.HasPrefix(l, "▶")
+	})
+
+	p.keys("T")
+	p.waitScreen("the takeover modal", func(s string) bool { return strings.Contains(s, "FORCE TAKEOVER") })
+	p.keys("\r")
+	p.keys("wrong lease")
+	p.keys("\r")
+	p.keys("orders")
+	p.waitScreen(`the confirm field holding "orders"`, func(s string) bool {
+		l := lineWith(s, "confirm", "orders")
+		return l != "" && !strings.Contains(l, "to confirm")
+	})
+	p.keys("\r")
+	p.waitScreen("the takeover won", func(s string) bool { return strings.Contains(s, "won: took over "+st.name+"/"+orders) })
+
+	p.keys("L")
+	list := p.waitScreen("the takeover in the server's audit log, selected", func(s string) bool {
+		return strings.HasPrefix(lineWith(s, orders, "takeover", "won"), "▶")
+	})
+	saveScreen(t, "browser-audit", list)
+	if !strings.Contains(lineWith(list, orders, "takeover"), browserOperator) {
+		t.Errorf("the takeover's row does not name %s:\n%s", browserOperator, list)
+	}
+	p.keys("u")
+	p.waitScreen("the revert dialog", func(s string) bool { return strings.Contains(s, "REVERT") && strings.Contains(s, "the value before") })
+	p.keys("undo the wrong lease")
+	p.keys("\r")
+	p.keys("orders")
+	p.keys("\r")
+	done := p.waitScreen("the revert won, and in the log", func(s string) bool {
+		return strings.Contains(s, "won: reverted "+st.name+"/"+orders) && lineWith(s, orders, "revert", "won") != ""
+	})
+	saveScreen(t, "browser-audit-reverted", done)
+	if v, _, _ := st.sc.get(t, orders); !bytes.Equal(v, original) {
+		t.Errorf("after the revert %s = %q, want the original %q", orders, v, original)
+	}
+	entries, err := audit.ReadFile(log)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("audit log = %+v, %v; want the takeover and the revert", entries, err)
+	}
+	if r := entries[1]; r.Action != lease.ActionRevert || r.Outcome != lease.OutcomeWon || r.Reverts != entries[0].ID || r.Operator != browserOperator {
+		t.Errorf("revert entry = %+v, want %s's revert of %s, won", r, browserOperator, entries[0].ID)
 	}
 }

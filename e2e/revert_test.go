@@ -15,6 +15,18 @@ import (
 	"github.com/leasectl/leasectl/lease"
 )
 
+// auditRow returns the audit view's row of key with action and outcome,
+// or "" when the screen shows none (the status line, which may say
+// "won: reverted …", is no row).
+func auditRow(screen, key, action, outcome string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if hasField(l, key) && hasField(l, action) && hasField(l, outcome) {
+			return l
+		}
+	}
+	return ""
+}
+
 // TestConsoleRevert undoes a mistaken force takeover from the console's
 // audit log, in the real binary against a real etcd: the takeover shows in
 // the log (L), u reverts it after a reason and the typed confirmation, and
@@ -54,7 +66,7 @@ func TestConsoleRevert(t *testing.T) {
 	// The audit log, newest first: the takeover is on top, selected.
 	tm.keys("L")
 	list := tm.waitFor("the takeover in the audit log, selected", func(s string) bool {
-		l := lineWith(s, orders, "takeover", "won")
+		l := auditRow(s, orders, "takeover", "won")
 		return strings.Contains(s, "Audit log") && strings.HasPrefix(l, "▶")
 	})
 	saveScreen(t, "console-audit", list)
@@ -91,7 +103,7 @@ func TestConsoleRevert(t *testing.T) {
 
 	// The same entry again: the key changed since the takeover wrote it.
 	after := tm.waitFor("the revert in the log, the takeover still selected", func(s string) bool {
-		return lineWith(s, orders, "revert", "won") != "" && strings.HasPrefix(lineWith(s, orders, "takeover", "won"), "▶")
+		return auditRow(s, orders, "revert", "won") != "" && strings.HasPrefix(auditRow(s, orders, "takeover", "won"), "▶")
 	})
 	t.Logf("audit view after the revert:\n%s", after)
 	tm.keys("u")
@@ -105,7 +117,7 @@ func TestConsoleRevert(t *testing.T) {
 		t.Errorf("after the refused revert %s = %q at %d, want %q at %d untouched", orders, v, rev, original, revertRev)
 	}
 	final := tm.waitFor("the refused revert in the log", func(s string) bool {
-		return lineWith(s, orders, "revert", "changed") != ""
+		return auditRow(s, orders, "revert", "changed") != ""
 	})
 	saveScreen(t, "console-audit-after", final)
 	t.Logf("status after the second revert:\n%s", lineWith(refused, "refused"))
@@ -173,10 +185,10 @@ func TestBrowserRevert(t *testing.T) {
 
 	p.keys("L")
 	list := p.waitScreen("the takeover in the server's audit log, selected", func(s string) bool {
-		return strings.HasPrefix(lineWith(s, orders, "takeover", "won"), "▶")
+		return strings.HasPrefix(auditRow(s, orders, "takeover", "won"), "▶")
 	})
 	saveScreen(t, "browser-audit", list)
-	if !strings.Contains(lineWith(list, orders, "takeover"), browserOperator) {
+	if !strings.Contains(auditRow(list, orders, "takeover", "won"), browserOperator) {
 		t.Errorf("the takeover's row does not name %s:\n%s", browserOperator, list)
 	}
 	p.keys("u")
@@ -186,7 +198,7 @@ func TestBrowserRevert(t *testing.T) {
 	p.keys("orders")
 	p.keys("\r")
 	done := p.waitScreen("the revert won, and in the log", func(s string) bool {
-		return strings.Contains(s, "won: reverted "+st.name+"/"+orders) && lineWith(s, orders, "revert", "won") != ""
+		return strings.Contains(s, "won: reverted "+st.name+"/"+orders) && auditRow(s, orders, "revert", "won") != ""
 	})
 	saveScreen(t, "browser-audit-reverted", done)
 	if v, _, _ := st.sc.get(t, orders); !bytes.Equal(v, original) {

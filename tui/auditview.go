@@ -682,6 +682,9 @@ func (m *Model) onAuditLoaded(msg auditLoadedMsg) {
 	if msg.gen != m.audit.gen {
 		return
 	}
+	// The ages are of this clock: entries newer than the last tick are
+	// not in the future.
+	m.audit.SetNow(m.now)
 	m.audit.setEntries(msg.entries, msg.err)
 	if msg.err != nil && m.screen.audit() {
 		m.status.Set(statusError, "cannot read the audit log: "+safetext.Clean(msg.err.Error()))

@@ -412,3 +412,19 @@ func TestAuditFilterPaste(t *testing.T) {
 		t.Errorf("pasted filter shows %v, want bob's entry", got)
 	}
 }
+
+// TestAuditViewGolden pins the audit view's body — the list, filtered,
+// and one entry — at 120 columns, ANSI stripped (go test -update rewrites
+// the files). Only the body: the header and stores pane are the table's.
+func TestAuditViewGolden(t *testing.T) {
+	h, _ := auditConsole(t, &entrySource{entries: auditEntries()})
+	body := func() string { return plain(h.m.audit.View()) }
+	h.press("L")
+	golden(t, "audit-list", body())
+	h.press("/")
+	h.typeText("store:prod")
+	h.press("enter")
+	golden(t, "audit-filtered", body())
+	h.press("G", "enter")
+	golden(t, "audit-entry", body())
+}

@@ -105,6 +105,8 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 			Now:           env.Now,
 			Notices:       notices,
 			ActionTimeout: g.timeout,
+			// The audit view reads the log the console writes.
+			Audit: tui.AuditFile(log.Path()),
 		},
 		stop: func() {},
 	}, nil
@@ -219,6 +221,7 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 			Now:           env.Now,
 			Notices:       notices,
 			ActionTimeout: g.timeout,
+			Audit:         tui.AuditFile(log.Path()),
 		},
 		stop:   stop,
 		notice: fmt.Sprintf("leasectl: that was the demo (no configuration found); its audit log is %s", path),

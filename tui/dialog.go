@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
@@ -66,6 +67,9 @@ type dialog struct {
 	found  bool
 	// holder is who the action writes as, for the texts and the preview.
 	holder string
+	// revert is the audit entry a revert writes back the value before of
+	// (auditview.go); entry is then its key as that action left it.
+	revert *audit.Entry
 
 	fields []field
 	focus  int
@@ -122,7 +126,7 @@ func newDialog(s *Styles, k KeyMap, th lease.Thresholds, now time.Time, action l
 		names = []string{fieldTTL}
 	case lease.ActionTakeover:
 		names = []string{fieldTTL, fieldReason, fieldConfirm}
-	case lease.ActionRelease:
+	case lease.ActionRelease, lease.ActionRevert:
 		names = []string{fieldReason, fieldConfirm}
 	}
 	for _, n := range names {
@@ -310,6 +314,12 @@ func (d dialog) request() (lease.Request, string, error) {
 			}
 		}
 	}
+	if d.revert != nil {
+		// The request is the audit package's: the value before, against
+		// the revision the action wrote.
+		r, err := audit.RevertRequest(*d.revert, req.Reason)
+		return r, "", err
+	}
 	return req, "", nil
 }
 
@@ -478,6 +488,8 @@ func (d dialog) headLines(c *dialogCache, w int) []string {
 		if cur.State == lease.Held {
 			add(s.StatusWarn.Render("This lease is live: its holder may still be exporting, and the next winner will export again."))
 		}
+	case lease.ActionRevert:
+		add(d.revertHead(w)...)
 	}
 	add("")
 	b := s.Dialog.GetBorderStyle()
@@ -495,7 +507,11 @@ func (d dialog) footLines(c *dialogCache, w int) []string {
 	s := d.styles
 	lines := []string{""}
 	if d.stale {
-		lines = append(lines, s.StatusWarn.Render(safetext.Truncate("Changed since this dialog opened: confirming will fail and show the new state.", w)))
+		text := "Changed since this dialog opened: confirming will fail and show the new state."
+		if d.revert != nil {
+			text = "The key changed since that action wrote it: the revert will be refused."
+		}
+		lines = append(lines, s.StatusWarn.Render(safetext.Truncate(text, w)))
 	}
 	switch {
 	case d.busy:

@@ -75,7 +75,8 @@ func consoleOptions(c *webclient.Client, sess webapi.Session) (tui.Options, erro
 			},
 		}
 	}
-	return tui.Options{Sources: sources, Operator: sess.Operator, ReadOnly: sess.ReadOnly}, nil
+	// The audit view shows the server's log, and reverts through it.
+	return tui.Options{Sources: sources, Operator: sess.Operator, ReadOnly: sess.ReadOnly, Audit: c}, nil
 }
 
 // pageOrigin is the origin that served the page, "" when there is none to

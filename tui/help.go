@@ -70,6 +70,7 @@ func (h helpView) View() string {
 		"  " + s.FlagOverdue.Render("overdue") + "    expired for longer than one period: no round was triggered, the fleet may be down",
 		"  " + s.FlagUnfinished.Render("unfinished") + " expired without a completion cursor: the winner crashed or overran",
 		"  " + s.Changed.Render("•") + "          the row changed in the last 2 seconds",
+		"  " + s.StaleTag.Render("~ stale 2m") + " its store is in error: the row is as last seen, 2 minutes ago",
 		"",
 	}
 	if h.audit {

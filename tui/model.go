@@ -240,6 +240,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.onHistory(msg)
 	case auditLoadedMsg:
 		m.onAuditLoaded(msg)
+	case detailAuditMsg:
+		m.onDetailAudit(msg)
 	case dialogSubmitMsg:
 		cmd = m.onSubmit(msg)
 	case actionDoneMsg:

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,31 @@ func TestTimelineObservedByListing(t *testing.T) {
 	}
 	if n := len(h.m.detail.obs.changes("prod", "exports/invoices")); n != 0 {
 		t.Errorf("a key the re-listing shows unchanged kept %d changes", n)
+	}
+}
+
+// TestTimelineActionsFromTheAuditLog opens the details with an audit source:
+// the operator actions the log holds for the key are drawn in its timeline.
+func TestTimelineActionsFromTheAuditLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	h, st := actionConsole(t, &auditLog{}, func(_ *rig, _ *memory.Store, o *Options) { o.Audit = AuditFile(path) })
+	cur, err := st.Get(t.Context(), "exports/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.NewFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := lease.AuditRecord{ID: "0123456789ab", Time: t0.Add(-time.Minute), Operator: "alice", Host: "h", Store: "prod", Key: "exports/orders",
+		Action: lease.ActionTakeover, Reason: "wedged exporter", Outcome: lease.OutcomeWon, RevisionAfter: cur.Revision, ValueAfter: cur.Value}
+	if err := log.Audit(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	h.selectKey("prod", "exports/orders")
+	h.press("enter")
+	h.waitFor("the audit log's actions", func(m Model) bool { return len(m.detail.actions) == 1 })
+	if screen := h.screen(); !strings.Contains(screen, "takeover by alice: wedged exporter") || !strings.Contains(screen, "store+audit") {
+		t.Errorf("the details' timeline does not show alice's takeover from the audit log:\n%s", screen)
 	}
 }

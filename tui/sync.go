@@ -226,14 +226,18 @@ func (m *Model) rowsChanged() tea.Cmd {
 }
 
 // historyCmd fetches the history of a key for the detail view, unless its
-// store said it keeps none.
+// store said it keeps none, and the audit log's actions for its timeline.
 func (m *Model) historyCmd(store, key string) tea.Cmd {
 	s, ok := m.byName[store]
-	if !ok || s.backend == nil || s.noHistory {
+	if !ok || s.backend == nil {
 		return nil
 	}
+	actions := m.detailAuditCmd(store, key)
+	if s.noHistory {
+		return actions
+	}
 	m.detail.histLoading = true
-	return historyCmd(m.sess, s.backend, store, key)
+	return tea.Batch(historyCmd(m.sess, s.backend, store, key), actions)
 }
 
 // onHistory shows a key's history in the detail view, if it still shows

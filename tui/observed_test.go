@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,21 +119,17 @@ func TestTimelineObservedByListing(t *testing.T) {
 // TestTimelineActionsFromTheAuditLog opens the details with an audit source:
 // the operator actions the log holds for the key are drawn in its timeline.
 func TestTimelineActionsFromTheAuditLog(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	h, st := actionConsole(t, &auditLog{}, func(_ *rig, _ *memory.Store, o *Options) { o.Audit = AuditFile(path) })
+	src := &entrySource{}
+	h, st := actionConsole(t, &auditLog{}, func(_ *rig, _ *memory.Store, o *Options) { o.Audit = src })
 	cur, err := st.Get(t.Context(), "exports/orders")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := audit.NewFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := lease.AuditRecord{ID: "0123456789ab", Time: t0.Add(-time.Minute), Operator: "alice", Host: "h", Store: "prod", Key: "exports/orders",
+	takeover := audit.Entry{ID: "0123456789ab", Time: t0.Add(-time.Minute), Operator: "alice", Host: "h", Store: "prod", Key: "exports/orders",
 		Action: lease.ActionTakeover, Reason: "wedged exporter", Outcome: lease.OutcomeWon, RevisionAfter: cur.Revision, ValueAfter: cur.Value}
-	if err := log.Audit(t.Context(), rec); err != nil {
-		t.Fatal(err)
-	}
+	elsewhere := takeover
+	elsewhere.Store, elsewhere.ID = "staging", "ba9876543210"
+	src.set(takeover, elsewhere)
 	h.selectKey("prod", "exports/orders")
 	h.press("enter")
 	h.waitFor("the audit log's actions", func(m Model) bool { return len(m.detail.actions) == 1 })

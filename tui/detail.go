@@ -279,14 +279,15 @@ func (d *detail) historyLines(add func(label, value string)) []string {
 	for _, e := range d.history {
 		changes = append(changes, timeline.Change{Entry: e, Source: timeline.FromStore})
 	}
-	out := d.timelineLines(append(changes, d.obs.changes(d.store, d.entry.Key)...))
-	out = append(out, "", s.Label.Render(pad("values", labelWidth))+s.Dim.Render("newest first"))
+	// The values first, as the store keeps them, then the timeline drawn
+	// from them: the raw values stay where they always were.
+	out := make([]string, 0, len(d.history)+32)
 	for i := len(d.history) - 1; i >= 0; i-- {
 		e := d.history[i]
 		hs := lease.Classify(e.Value, d.now, d.th)
 		out = append(out, fmt.Sprintf("  rev %-8d %s  %s", e.Revision, pad(describe(hs), 28), compactRaw(e.Value)))
 	}
-	return out
+	return append(out, d.timelineLines(append(changes, d.obs.changes(d.store, d.entry.Key)...))...)
 }
 
 // timelineLines draws the key's timeline from changes (the store's history

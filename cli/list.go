@@ -18,7 +18,10 @@ import (
 )
 
 func newListCmd(env Env, g *globals) *cobra.Command {
-	var format string
+	var (
+		format        string
+		states, flags []string
+	)
 	cmd := &cobra.Command{
 		Use:   "ls [PREFIX] [--store NAME]... [-o table|json]",
 		Short: "List every lease under PREFIX in the configured stores, classified",
@@ -54,7 +57,11 @@ nothing is cut: every key is printed whole, one lease per line.`,
 			for i, s := range sel {
 				names[i] = s.Name
 			}
-			return printLeases(cmd.Context(), env, format, env.now(), names, func(ctx context.Context, i int, sink leaseSink) error {
+			match, err := newLeaseFilter(states, flags)
+			if err != nil {
+				return err
+			}
+			return printLeases(cmd.Context(), env, format, env.now(), names, match, func(ctx context.Context, i int, sink leaseSink) error {
 				prefix, ok := scopedPrefix(sel[i].Prefix, asked)
 				if !ok {
 					return nil
@@ -64,7 +71,41 @@ nothing is cut: every key is printed whole, one lease per line.`,
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", formatTable, "output format: table or json")
+	cmd.Flags().StringSliceVar(&states, "state", nil, "list only leases in these states (absent, tombstone, held, expired, corrupt; repeat or separate with commas)")
+	cmd.Flags().StringSliceVar(&flags, "flag", nil, "list only leases with all of these flags (completed, skewed, overdue, unfinished; repeat or separate with commas)")
 	return cmd
+}
+
+// leaseFilter selects the leases ls prints by their classification; the
+// zero leaseFilter selects every lease.
+type leaseFilter struct {
+	states uint8 // bit 1<<State; 0: any state
+	flags  lease.Flags
+}
+
+// newLeaseFilter parses --state and --flag.
+func newLeaseFilter(states, flags []string) (leaseFilter, error) {
+	var f leaseFilter
+	for _, name := range states {
+		st, err := lease.ParseState(name)
+		if err != nil {
+			return f, usageErrorf("%v", err)
+		}
+		f.states |= 1 << st
+	}
+	for _, name := range flags {
+		fl, err := lease.ParseFlag(name)
+		if err != nil {
+			return f, usageErrorf("%v", err)
+		}
+		f.flags |= fl
+	}
+	return f, nil
+}
+
+// match reports whether the filter selects o.
+func (f leaseFilter) match(o *lease.Observation) bool {
+	return (f.states == 0 || f.states&(1<<o.Status.State) != 0) && o.Status.Flags.Has(f.flags)
 }
 
 // leaseSink takes one store's entries, in key order, from the goroutine that
@@ -82,10 +123,11 @@ type leaseSink interface {
 // as their widest cell) once they are. A store that fails is reported, the
 // others are still printed. Nothing holds a listing whole but a driver
 // whose backend makes it (and the table its rows).
-func printLeases(ctx context.Context, env Env, format string, now time.Time, names []string, listOne func(ctx context.Context, i int, sink leaseSink) error) error {
+func printLeases(ctx context.Context, env Env, format string, now time.Time, names []string, match leaseFilter, listOne func(ctx context.Context, i int, sink leaseSink) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := newListing(format, now, names, env.Stdout, cancel)
+	l.match = match
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i := range names {
@@ -129,6 +171,7 @@ type listing struct {
 	json   bool
 	now    time.Time
 	th     lease.Thresholds
+	match  leaseFilter // which leases are printed
 	w      io.Writer
 	cancel context.CancelFunc // stops the listings when the output fails
 	names  []string
@@ -274,6 +317,9 @@ func (l *listing) work() {
 			if o.Status.State == 0 {
 				*o = lease.Observe(o.Store, o.Entry, o.Found, l.now, l.th)
 			}
+			if !l.match.match(o) {
+				continue
+			}
 			if l.json {
 				b.json = appendListElement(b.json, o)
 			} else {
@@ -326,6 +372,10 @@ func (l *listing) writeJSON() error {
 			batches, closed := l.take(i)
 			for _, b := range batches {
 				<-b.done
+				if len(b.json) == 0 { // nothing in it matched
+					l.recycle(b)
+					continue
+				}
 				if empty {
 					b.json[0] = '[' // the first lease's comma
 					empty = false

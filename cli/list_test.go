@@ -55,7 +55,7 @@ func TestListStoreFailsPartWay(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			var out bytes.Buffer
 			env := Env{Stdout: &out, Width: func() int { return 0 }}
-			err := printLeases(t.Context(), env, format, now, names, func(ctx context.Context, i int, sink leaseSink) error {
+			err := printLeases(t.Context(), env, format, now, names, leaseFilter{}, func(ctx context.Context, i int, sink leaseSink) error {
 				return scanStore(ctx, sources[i], names[i], "exports/", sink)
 			})
 			if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "after 3 leases printed") {
@@ -87,7 +87,7 @@ func TestListStoreFailsPartWay(t *testing.T) {
 func TestListEmpty(t *testing.T) {
 	for _, n := range []int{0, 1, 3} {
 		var out bytes.Buffer
-		err := printLeases(t.Context(), Env{Stdout: &out}, formatJSON, time.Now(), make([]string, n), func(context.Context, int, leaseSink) error { return nil })
+		err := printLeases(t.Context(), Env{Stdout: &out}, formatJSON, time.Now(), make([]string, n), leaseFilter{}, func(context.Context, int, leaseSink) error { return nil })
 		if err != nil || out.String() != "[]\n" {
 			t.Errorf("ls -o json of %d stores without leases = %q, %v; want %q", n, out.String(), err, "[]\n")
 		}
@@ -139,7 +139,7 @@ func TestListTimeoutIsIdle(t *testing.T) {
 	const timeout = 400 * time.Millisecond
 	run := func(st stores.Store) (int, error) {
 		var out bytes.Buffer
-		err := printLeases(t.Context(), Env{Stdout: &out}, formatJSON, time.Now(), []string{"s"}, func(ctx context.Context, _ int, sink leaseSink) error {
+		err := printLeases(t.Context(), Env{Stdout: &out}, formatJSON, time.Now(), []string{"s"}, leaseFilter{}, func(ctx context.Context, _ int, sink leaseSink) error {
 			return scanWithin(ctx, st, "s", "exports/", timeout, sink)
 		})
 		var list []map[string]any

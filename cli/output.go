@@ -55,9 +55,9 @@ type leaseJSON struct {
 	ValueB64 *string `json:"value_b64,omitempty"`
 }
 
-// flagNames holds lease.Flags.Strings of every combination of the two
+// flagNames holds lease.Flags.Strings of every combination of the four
 // flags, so that a listing shares them instead of allocating per lease.
-var flagNames = func() (names [4][]string) {
+var flagNames = func() (names [16][]string) {
 	for f := range names {
 		names[f] = lease.Flags(f).Strings()
 	}
@@ -542,6 +542,12 @@ func writeDetail(w io.Writer, o lease.Observation, now time.Time) error {
 		row("holder", safetext.Clean(r.HolderID))
 		row("acquired", fmt.Sprintf("%s (%s)", timetext.UTC(r.AcquiredAtUnix), timetext.Ago(n, r.AcquiredAtUnix)))
 		row("expires", fmt.Sprintf("%s (%s)", timetext.UTC(r.ExpiresAtUnix), timetext.Countdown(n, r.ExpiresAtUnix)))
+		if st.State == lease.Expired {
+			// The command line judges with the default thresholds, as
+			// the classification above did.
+			h := lease.Assess(r, now, lease.DefaultThresholds())
+			row("rounds", timetext.Overdue(uint64(h.ExpiredFor/time.Second), uint64(h.Period/time.Second)))
+		}
 		if r.CompletedCursorHex != "" {
 			row("completed cursor", safetext.Clean(r.CompletedCursorHex))
 		}

@@ -378,7 +378,7 @@ func TestListBytes(t *testing.T) {
 		for _, width := range []int{0, 100} {
 			var got, want bytes.Buffer
 			env := Env{Stdout: &got, Width: func() int { return width }}
-			err := printLeases(t.Context(), env, format, now, names, func(ctx context.Context, i int, sink leaseSink) error {
+			err := printLeases(t.Context(), env, format, now, names, leaseFilter{}, func(ctx context.Context, i int, sink leaseSink) error {
 				return scanStore(ctx, sources[i], names[i], "", sink)
 			})
 			if err != nil {

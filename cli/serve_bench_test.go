@@ -37,7 +37,7 @@ func BenchmarkServeListing100k(b *testing.B) {
 		b.ReportAllocs()
 		env := Env{Stdout: io.Discard, Width: func() int { return 0 }}
 		for b.Loop() {
-			err := printLeases(ctx, env, formatJSON, now, []string{"s"}, func(ctx context.Context, _ int, sink leaseSink) error {
+			err := printLeases(ctx, env, formatJSON, now, []string{"s"}, leaseFilter{}, func(ctx context.Context, _ int, sink leaseSink) error {
 				return scanStore(ctx, m, "s", "exports/", sink)
 			})
 			if err != nil {

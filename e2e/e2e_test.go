@@ -276,7 +276,7 @@ func testList(t *testing.T, b backend) {
 		reason string // part of the corrupt reason
 	}{
 		{"exports/live", record("node-a", now, now+3600), "held", nil, "node-a", ""},
-		{"exports/expired", record("node-b", now-600, now-300), "expired", nil, "node-b", ""},
+		{"exports/expired", record("node-b", now-1200, now-300), "expired", []string{"unfinished"}, "node-b", ""},
 		{"exports/tombstone", []byte{}, "tombstone", nil, "", ""},
 		{"exports/not-json", []byte("not json"), "corrupt", nil, "", ""},
 		{"exports/duplicate", []byte(`{"holder_id":"x","holder_id":"y","acquired_at_unix":1,"expires_at_unix":2}`), "corrupt", nil, "", "duplicate field holder_id"},

@@ -46,6 +46,17 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int(s))
 }
 
+// ParseState returns the state named name, one of the five words String
+// returns.
+func ParseState(name string) (State, error) {
+	for st := Absent; st <= Corrupt; st++ {
+		if st.String() == name {
+			return st, nil
+		}
+	}
+	return 0, fmt.Errorf("lease: unknown state %q (one of absent, tombstone, held, expired, corrupt)", name)
+}
+
 // MarshalText implements encoding.TextMarshaler with String, so JSON output
 // shows the state's name.
 func (s State) MarshalText() ([]byte, error) {
@@ -65,20 +76,42 @@ const (
 	// acquired more than the skew tolerance in the viewer's future, expiring
 	// before it was acquired, or with a period longer than the cap.
 	Skewed
+	// Overdue means the record has been expired for longer than one
+	// period: no replica has triggered a round for a whole period (see
+	// Assess).
+	Overdue
+	// Unfinished means the record expired without a completion cursor:
+	// the round's winner crashed or overran (see Assess).
+	Unfinished
 )
+
+// flagNames are the flags' names, in bit order.
+var flagNames = [...]string{"completed", "skewed", "overdue", "unfinished"}
+
+// AllFlags returns every flag's name, in the order Strings uses.
+func AllFlags() []string { return append([]string(nil), flagNames[:]...) }
+
+// ParseFlag returns the flag named name, one of AllFlags.
+func ParseFlag(name string) (Flags, error) {
+	for i, n := range flagNames {
+		if n == name {
+			return Flags(1) << i, nil
+		}
+	}
+	return 0, fmt.Errorf("lease: unknown flag %q (one of %s)", name, strings.Join(flagNames[:], ", "))
+}
 
 // Has reports whether every flag in f2 is set in f.
 func (f Flags) Has(f2 Flags) bool { return f&f2 == f2 }
 
-// Strings returns the names of the set flags in the order completed, skewed;
-// an empty, non-nil slice when none is set.
+// Strings returns the names of the set flags in the order completed,
+// skewed, overdue, unfinished; an empty, non-nil slice when none is set.
 func (f Flags) Strings() []string {
 	s := []string{}
-	if f.Has(Completed) {
-		s = append(s, "completed")
-	}
-	if f.Has(Skewed) {
-		s = append(s, "skewed")
+	for i, n := range flagNames {
+		if f.Has(Flags(1) << i) {
+			s = append(s, n)
+		}
 	}
 	return s
 }
@@ -86,7 +119,7 @@ func (f Flags) Strings() []string {
 // String returns the set flags' names separated by commas.
 func (f Flags) String() string { return strings.Join(f.Strings(), ",") }
 
-// Thresholds tune the skewed flag.
+// Thresholds tune the skewed flag, and cap the period of the overdue flag.
 type Thresholds struct {
 	// SkewTolerance is how far in the viewer's future acquired_at_unix may
 	// lie before the record is flagged skewed.
@@ -179,6 +212,7 @@ func classifyAt(value []byte, now uint64, th Thresholds) Status {
 	if skewed(r, now, th) {
 		st.Flags |= Skewed
 	}
+	st.Flags |= assessAt(r, now, th).Flags
 	return st
 }
 

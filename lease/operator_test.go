@@ -133,7 +133,7 @@ func TestInspect(t *testing.T) {
 		{"held", liveA, lease.Held, 0, ""},
 		{"held completed", completedLive, lease.Held, lease.Completed, ""},
 		{"held skewed", skewed, lease.Held, lease.Skewed, ""},
-		{"expired", expiredA, lease.Expired, 0, ""},
+		{"expired", expiredA, lease.Expired, lease.Overdue | lease.Unfinished, ""},
 		{"corrupt", []byte(`{"holder_id":"node-a","holder_id":"node-b"}`), lease.Corrupt, 0, "duplicate field holder_id"},
 	}
 	for _, tt := range tests {

@@ -87,7 +87,10 @@ func TestVectors(t *testing.T) {
 			if got := st.State.String(); got != v.State {
 				t.Errorf("Classify(%q, now %d).State = %s (reason %q), want %s", v.raw, v.Now, got, st.Reason, v.State)
 			}
-			if got := st.Flags.Strings(); !slices.Equal(got, v.Flags) {
+			// The vectors speak of the record format's two flags; the
+			// round-health flags (overdue, unfinished) are leasectl's
+			// and tested in health_test.go.
+			if got := (st.Flags & (lease.Completed | lease.Skewed)).Strings(); !slices.Equal(got, v.Flags) {
 				t.Errorf("Classify(%q, now %d).Flags = %q, want %q", v.raw, v.Now, got, v.Flags)
 			}
 			_, err := lease.Decode(v.raw)

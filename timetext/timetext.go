@@ -134,3 +134,17 @@ func Absolute(unix uint64, loc *time.Location) string {
 }
 
 func beyond(unix uint64) string { return fmt.Sprintf("unix %d (beyond year 9999)", unix) }
+
+// Overdue renders how long a record has been expired, in time and in its
+// periods: "expired 12m ago · 2.4 periods"; the periods are left out when
+// period is 0 (a record without one).
+func Overdue(expiredFor, period uint64) string {
+	s := "expired " + Coarse(expiredFor) + " ago"
+	if expiredFor == 0 {
+		s = "expired just now"
+	}
+	if period == 0 {
+		return s
+	}
+	return s + " · " + strconv.FormatFloat(float64(expiredFor)/float64(period), 'f', 1, 64) + " periods"
+}

@@ -86,3 +86,20 @@ func TestAbsolute(t *testing.T) {
 		t.Errorf("Time(max).Unix() = %d, want clamped to %d", got.Unix(), int64(math.MaxInt64))
 	}
 }
+
+func TestOverdue(t *testing.T) {
+	tests := []struct {
+		expiredFor, period uint64
+		want               string
+	}{
+		{0, 300, "expired just now · 0.0 periods"},
+		{720, 300, "expired 12m ago · 2.4 periods"},
+		{300, 300, "expired 5m ago · 1.0 periods"},
+		{5, 0, "expired 5s ago"},
+	}
+	for _, tt := range tests {
+		if got := Overdue(tt.expiredFor, tt.period); got != tt.want {
+			t.Errorf("Overdue(%d, %d) = %q, want %q", tt.expiredFor, tt.period, got, tt.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/leasectl/leasectl/lease"
@@ -145,12 +146,11 @@ func (d *detail) render() {
 		st = lease.Classify(d.entry.Value, d.now, d.th)
 	}
 	state := s.state(st.State).Render(st.State.String())
-	for _, f := range st.Flags.Strings() {
-		fs := s.FlagCompleted
-		if f == "skewed" {
-			fs = s.FlagSkewed
+	flagStyles := [...]lipgloss.Style{s.FlagCompleted, s.FlagSkewed, s.FlagOverdue, s.FlagUnfinished}
+	for i, f := range flagNames {
+		if st.Flags.Has(lease.Flags(1) << i) {
+			state += " " + flagStyles[i].Render(f)
 		}
-		state += " " + fs.Render(f)
 	}
 	if !d.found {
 		state += s.Dim.Render(" — the key is gone from the store")
@@ -178,6 +178,19 @@ func (d *detail) render() {
 		}
 		if at := r.CompletedAtUnix; at != nil {
 			add("", fmt.Sprintf("at %s · %s · unix %d", timetext.Absolute(*at, d.loc), s.Dim.Render(timetext.Ago(now, *at)), *at))
+		}
+		if st.State == lease.Expired {
+			h := lease.Assess(r, d.now, d.th)
+			health := timetext.Overdue(uint64(h.ExpiredFor/time.Second), uint64(h.Period/time.Second))
+			switch {
+			case h.Flags.Has(lease.Overdue | lease.Unfinished):
+				health += s.FlagOverdue.Render(" · overdue: no round for a whole period, and the last one never completed")
+			case h.Flags.Has(lease.Overdue):
+				health += s.FlagOverdue.Render(" · overdue: no round for a whole period")
+			case h.Flags.Has(lease.Unfinished):
+				health += s.FlagUnfinished.Render(" · unfinished: the winner crashed or overran")
+			}
+			add("rounds", health)
 		}
 		if st.Flags.Has(lease.Skewed) {
 			add("skewed", s.FlagSkewed.Render(fmt.Sprintf("acquired more than %v ahead of this clock, expiring before acquired, or a period over %v", d.th.SkewTolerance, d.th.MaxPeriod)))

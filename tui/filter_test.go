@@ -51,7 +51,7 @@ func TestMatchesLikeLowerCasedText(t *testing.T) {
 	terms := []string{
 		"orders", "ord", "exports/o", "été", "\xff", "\ufffd", "k", "kelvin", "\u212a", "i̇stanbul", "istanbul",
 		"node-b", "☕", `\u2615`, " öl", "öl", "prod-eu", "café", "\"exports/", `\x1b`, "␛", "held", "expired",
-		"tombstone", "corrupt", "od\x00exp", "prod\x00exports/orders", "s/cafe\\u0301", "é", "",
+		"tombstone", "corrupt", "unfinished", "overdue", "fini", "od\x00exp", "prod\x00exports/orders", "s/cafe\\u0301", "é", "",
 	}
 	rev := uint64(0)
 	for _, st := range names {
@@ -77,7 +77,8 @@ func TestMatchesLikeLowerCasedText(t *testing.T) {
 		text := strings.ToLower(r.store + "\x00" + r.entry.Key + "\x00" + r.holder() + shownText(r.entry.Key, r.holder()))
 		for _, term := range terms {
 			term = strings.ToLower(term)
-			want := strings.Contains(text, term) || strings.Contains(r.status.State.String(), term)
+			want := strings.Contains(text, term) || strings.Contains(r.status.State.String(), term) ||
+				slices.ContainsFunc(r.status.Flags.Strings(), func(f string) bool { return strings.Contains(f, term) })
 			if got := r.matches(term); got != want {
 				t.Errorf("row %q/%q held by %q: matches(%q) = %v, want %v", r.store, r.entry.Key, r.holder(), term, got, want)
 			}

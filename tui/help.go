@@ -64,6 +64,8 @@ func (h helpView) View() string {
 		s.Title.Render("Flags and marks"),
 		"  " + s.FlagCompleted.Render("completed") + "  the round's artifact was published (cursor set)",
 		"  " + s.FlagSkewed.Render("skewed") + "     acquired in this clock's future, expiring before acquired, or an overlong period",
+		"  " + s.FlagOverdue.Render("overdue") + "    expired for longer than one period: no round was triggered, the fleet may be down",
+		"  " + s.FlagUnfinished.Render("unfinished") + " expired without a completion cursor: the winner crashed or overran",
 		"  " + s.Changed.Render("•") + "          the row changed in the last 2 seconds",
 		"",
 	}

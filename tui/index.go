@@ -176,8 +176,8 @@ func (t *table) reselect(rs *rowSet) {
 func splitTerms(f string) []string { return strings.Fields(strings.ToLower(f)) }
 
 // matches reports whether r matches every filter term, each a substring of
-// the store, key, holder or state (or of what the screen shows of the key
-// or holder), ignoring case.
+// the store, key, holder, state or one of the flags (or of what the screen
+// shows of the key or holder), ignoring case.
 func matches(r *row, terms []string) bool {
 	for _, term := range terms {
 		if !r.matches(term) {
@@ -194,6 +194,13 @@ func matches(r *row, terms []string) bool {
 func (r *row) matches(term string) bool {
 	if strings.Contains(r.status.State.String(), term) {
 		return true
+	}
+	if f := r.status.Flags; f != 0 {
+		for i, name := range flagNames {
+			if f.Has(lease.Flags(1)<<i) && strings.Contains(name, term) {
+				return true
+			}
+		}
 	}
 	holder := r.holder()
 	if strings.IndexByte(term, 0) >= 0 {

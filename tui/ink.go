@@ -31,8 +31,10 @@ func (k ink) paint(s string) string { return k.pre + s + k.post }
 
 // inks are the table's styles as inks, each plain and over the selection.
 type inks struct {
-	cell, expired, corrupt, dim, changed, completed, skewed [2]ink
-	state                                                   map[lease.State][2]ink
+	cell, expired, corrupt, dim, changed [2]ink
+	// flag are the flags' tags, in lease.AllFlags order.
+	flag  [4][2]ink
+	state map[lease.State][2]ink
 }
 
 func newInks(s *Styles) inks {
@@ -41,8 +43,9 @@ func newInks(s *Styles) inks {
 	}
 	k := inks{
 		cell: pair(s.Cell), expired: pair(s.RowExpired), corrupt: pair(s.RowCorrupt), dim: pair(s.Dim),
-		changed: pair(s.Changed), completed: pair(s.FlagCompleted), skewed: pair(s.FlagSkewed),
-		state: map[lease.State][2]ink{},
+		changed: pair(s.Changed),
+		flag:    [4][2]ink{pair(s.FlagCompleted), pair(s.FlagSkewed), pair(s.FlagOverdue), pair(s.FlagUnfinished)},
+		state:   map[lease.State][2]ink{},
 	}
 	for _, st := range []lease.State{lease.Absent, lease.Tombstone, lease.Held, lease.Expired, lease.Corrupt} {
 		k.state[st] = pair(s.state(st))

@@ -297,15 +297,22 @@ func (s *rowSet) classify(value []byte, now time.Time) lease.Status {
 
 // transition returns the first second later than after at which Classify
 // may judge the value behind st otherwise than st, by the clock alone
-// (math.MaxUint64: none). Two terms of the classification
+// (math.MaxUint64: none). Three terms of the classification
 // (docs/design.md §4) depend on the clock: a held lease expires at its
-// expires_at, and a record acquired in the viewer's future is skewed until
-// acquired_at comes within the skew tolerance. Rows are classified again
-// only when one of these moments passes, not at every frame.
+// expires_at, an expired one turns overdue a period later
+// (lease.OverdueAt), and a record acquired in the viewer's future is
+// skewed until acquired_at comes within the skew tolerance. Rows are
+// classified again only when one of these moments passes, not at every
+// frame.
 func (s *rowSet) transition(st lease.Status, after uint64) uint64 {
 	next := uint64(math.MaxUint64)
-	if st.State == lease.Held && st.Record.ExpiresAtUnix > after {
+	switch {
+	case st.State == lease.Held && st.Record.ExpiresAtUnix > after:
 		next = st.Record.ExpiresAtUnix
+	case st.State == lease.Expired && !st.Flags.Has(lease.Overdue):
+		if at := lease.OverdueAt(st.Record, s.th); at > after {
+			next = at
+		}
 	}
 	if st.Flags.Has(lease.Skewed) {
 		tol := uint64(s.th.SkewTolerance / time.Second)
@@ -357,3 +364,7 @@ func (s *rowSet) tick(now time.Time) bool {
 
 // len returns the number of rows.
 func (s *rowSet) len() int { return len(s.rows) }
+
+// flagNames are the flags' names in bit order (lease.AllFlags), held once:
+// the filter and the table go through them for every row.
+var flagNames = lease.AllFlags()

@@ -38,8 +38,9 @@ type Styles struct {
 	StateHeld, StateExpired, StateCorrupt, StateTombstone, StateAbsent lipgloss.Style
 	// Changed is the marker of a row whose revision just changed.
 	Changed lipgloss.Style
-	// FlagCompleted and FlagSkewed are the flag tags.
-	FlagCompleted, FlagSkewed lipgloss.Style
+	// FlagCompleted, FlagSkewed, FlagOverdue and FlagUnfinished are the
+	// flag tags.
+	FlagCompleted, FlagSkewed, FlagOverdue, FlagUnfinished lipgloss.Style
 
 	// Status line, one style per kind of message.
 	StatusInfo, StatusOK, StatusWarn, StatusError lipgloss.Style
@@ -101,6 +102,8 @@ func NewStyles(isDark bool) Styles {
 		Changed:        lipgloss.NewStyle().Bold(true).Foreground(cyan),
 		FlagCompleted:  lipgloss.NewStyle().Foreground(blue),
 		FlagSkewed:     lipgloss.NewStyle().Bold(true).Foreground(violet),
+		FlagOverdue:    lipgloss.NewStyle().Bold(true).Foreground(red),
+		FlagUnfinished: lipgloss.NewStyle().Foreground(yellow),
 
 		StatusInfo:  lipgloss.NewStyle().Foreground(fg),
 		StatusOK:    lipgloss.NewStyle().Foreground(green),
@@ -138,7 +141,7 @@ func plainStyles() Styles {
 		StoreName: p, StoreKind: p, ConnLive: p, ConnSyncing: p, ConnConnecting: p, ConnError: p,
 		Header: p, HeaderSorted: p, Cell: p, Selected: p, RowExpired: p, RowCorrupt: p,
 		StateHeld: p, StateExpired: p, StateCorrupt: p, StateTombstone: p, StateAbsent: p,
-		Changed: p, FlagCompleted: p, FlagSkewed: p,
+		Changed: p, FlagCompleted: p, FlagSkewed: p, FlagOverdue: p, FlagUnfinished: p,
 		StatusInfo: p, StatusOK: p, StatusWarn: p, StatusError: p,
 		Dialog:       p.Border(lipgloss.RoundedBorder()).Padding(0, 1),
 		DialogTitle:  p,

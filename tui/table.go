@@ -47,7 +47,7 @@ const changeMark = 2 * time.Second
 // minKeyWidth and minHolderWidth are the narrowest the two free-text columns
 // get before less important columns are dropped to make room.
 const (
-	minKeyWidth    = 22
+	minKeyWidth    = 20
 	minHolderWidth = 14
 )
 
@@ -179,7 +179,7 @@ type colSpec struct {
 func (t table) layout() []colSpec {
 	// The flags column keeps its width whatever the rows hold, so columns
 	// do not jump as a live fleet completes rounds.
-	flagsW := len("completed skewed")
+	flagsW := len("overdue unfinished")
 	revW := revWidth(t.maxRev)
 	fixed := []colSpec{
 		{col: colStore, width: t.storeWidth},
@@ -478,20 +478,26 @@ func elideKey(key string, width int) string {
 	return safetext.Elide(key, width, tail)
 }
 
-// flags writes the flag tags in a cell of width w.
+// flags writes the flag tags in a cell of width w, in lease.Flags.Strings
+// order; a tag that does not fit is left out and the cell ends with "+", so
+// that the detail view is known to say more.
 func (t table) flags(b *strings.Builder, f lease.Flags, w, sel int) {
 	used := 0
-	if f.Has(lease.Completed) {
-		b.WriteString(t.inks.completed[sel].paint("completed"))
-		used += len("completed")
-	}
-	if f.Has(lease.Skewed) {
-		if used > 0 {
-			b.WriteString(t.inks.cell[sel].paint(" "))
-			used++
+	for i, name := range flagNames {
+		if !f.Has(lease.Flags(1) << i) {
+			continue
 		}
-		b.WriteString(t.inks.skewed[sel].paint("skewed"))
-		used += len("skewed")
+		sep := min(used, 1)
+		if used+sep+len(name) > w || (used+sep+len(name) == w && f>>(i+1) != 0) {
+			b.WriteString(t.inks.cell[sel].paint(strings.Repeat(" ", sep) + "+"))
+			used += sep + 1
+			break
+		}
+		if sep > 0 {
+			b.WriteString(t.inks.cell[sel].paint(" "))
+		}
+		b.WriteString(t.inks.flag[i][sel].paint(name))
+		used += sep + len(name)
 	}
 	b.WriteString(t.inks.cell[sel].paint(strings.Repeat(" ", max(w-used, 0)+1)))
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -294,7 +295,7 @@ func TestTableKeysElidedInTheMiddle(t *testing.T) {
 			t.Errorf("row %d does not end its key with …%s:\n%s", i, last, row)
 		}
 	}
-	if long := rows[4]; !strings.Contains(long, "e…stomers-and-suppliers ") {
+	if long := rows[4]; !regexp.MustCompile(`…[a-z-]*omers-and-suppliers `).MatchString(long) {
 		t.Errorf("a key whose last segment is wider than its column (%d cells) does not keep the end of it:\n%s", keyW, long)
 	}
 }

@@ -271,7 +271,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 	type perLease struct {
 		key         string
 		st          lease.Status
-		h           health
+		flags       lease.Flags
 		completedAt uint64
 		period      time.Duration
 	}
@@ -282,17 +282,17 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 	for _, it := range f.items {
 		st := lease.Classify(it.entry.Value, now, th)
 		byState[st.State]++
-		var h health
-		if st.State == lease.Held || st.State == lease.Expired {
-			h = assess(st.Record, now, th)
+		flags := st.Flags
+		if it.prev != nil && !it.record {
+			flags |= lease.AssessHistory([][]byte{it.prev, it.entry.Value}, now, th).Flags
 		}
 		for i, fl := range c.flags {
-			if fl.in(st.Flags, h) {
+			if flags.Has(fl.bit) {
 				flagged[i]++
 			}
 		}
 		if f.conf.PerLease {
-			per = append(per, perLease{key: it.entry.Key, st: st, h: h, completedAt: it.completedAt, period: it.period})
+			per = append(per, perLease{key: it.entry.Key, st: st, flags: flags, completedAt: it.completedAt, period: it.period})
 		}
 	}
 	f.mu.Unlock()
@@ -318,8 +318,8 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 		if p.period > 0 {
 			gauge(descPeriod, p.period.Seconds(), name, key)
 		}
-		gauge(descOverdue, bit(p.h.overdue), name, key)
-		gauge(descUnfinished, bit(p.h.unfinished), name, key)
+		gauge(descOverdue, bit(p.flags.Has(lease.Overdue)), name, key)
+		gauge(descUnfinished, bit(p.flags.Has(lease.Unfinished)), name, key)
 	}
 }
 
@@ -337,28 +337,18 @@ func keyLabel(key string) string { return safetext.Key(key) }
 // flagName is one flag of the leases_flagged series.
 type flagName struct {
 	name string
-	in   func(lease.Flags, health) bool
+	bit  lease.Flags
 }
 
-// flagNames lists every flag lease.Flags names, in its order, and the
-// round-health flags.
+// flagNames lists every flag lease.Flags names, in its order.
 func flagNames() []flagName {
 	var out []flagName
-	have := map[string]bool{}
-	for i := range 8 {
-		bit := lease.Flags(1) << i
-		names := bit.Strings()
-		if len(names) != 1 {
-			continue
+	for _, n := range lease.AllFlags() {
+		bit, err := lease.ParseFlag(n)
+		if err != nil {
+			panic(err) // AllFlags names only flags ParseFlag knows
 		}
-		have[names[0]] = true
-		out = append(out, flagName{name: names[0], in: func(f lease.Flags, _ health) bool { return f.Has(bit) }})
-	}
-	if !have["overdue"] {
-		out = append(out, flagName{name: "overdue", in: func(_ lease.Flags, h health) bool { return h.overdue }})
-	}
-	if !have["unfinished"] {
-		out = append(out, flagName{name: "unfinished", in: func(_ lease.Flags, h health) bool { return h.unfinished }})
+		out = append(out, flagName{name: n, bit: bit})
 	}
 	return out
 }

@@ -43,8 +43,13 @@
 //	    exported, 0 included, so that rules never meet a missing series.
 //	leasectl_leases_flagged{store,flag}
 //	    Keys with each flag set at the scrape's clock: every flag
-//	    lease.Flags names (completed, skewed, overdue, unfinished), 0
-//	    included.
+//	    lease.Flags names (lease.AllFlags: completed, skewed, overdue,
+//	    unfinished), 0 included. The round-health flags come from
+//	    lease.Assess, the one function the console and ls share; a key
+//	    that now holds a tombstone or a corrupt value is judged, as
+//	    lease.AssessHistory does, by the newest record this process saw it
+//	    hold before, so a fleet that released its round and then stopped
+//	    is overdue too.
 //
 // Per lease, only for stores whose config says metrics: {per_lease: true},
 // each with a key label as well (the key as safetext.Key shows it: valid
@@ -66,8 +71,8 @@
 //	    corrupt; absent for a period of 0.
 //	leasectl_lease_overdue{store,key}
 //	leasectl_lease_unfinished{store,key}
-//	    1 when the flag is set at the scrape's clock, else 0 (also for a
-//	    tombstone or a corrupt record).
+//	    1 when the flag is set at the scrape's clock, as counted in
+//	    leasectl_leases_flagged, else 0.
 //
 // With these, "no completed export for two periods" is one rule:
 //

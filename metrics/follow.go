@@ -15,6 +15,13 @@ import (
 // store with per-lease series, what earlier records of the key said.
 type item struct {
 	entry stores.Entry
+	// record reports that entry holds a valid lease record.
+	record bool
+	// prev is the newest valid record the key held before entry, when
+	// entry is a tombstone or corrupt: lease.AssessHistory judges such a
+	// key by it, so that a fleet that released its round and stopped is
+	// overdue too. Nil otherwise, or when this process never saw one.
+	prev []byte
 	// completedAt is the newest completed_at_unix seen for the key, in
 	// this record or an earlier one; 0 for none.
 	completedAt uint64
@@ -229,16 +236,10 @@ func (f *follower) apply(ev stores.Event) bool {
 		}
 	case stores.EventSynced:
 		if f.staging != nil {
-			if f.conf.PerLease {
-				// What earlier records said of a key outlives a new snapshot.
-				for k, it := range f.staging {
-					if old, ok := f.items[k]; ok {
-						it.completedAt = max(it.completedAt, old.completedAt)
-						if it.period == 0 {
-							it.period = old.period
-						}
-						f.staging[k] = it
-					}
+			// What earlier records said of a key outlives a new snapshot.
+			for k, it := range f.staging {
+				if old, ok := f.items[k]; ok {
+					f.staging[k] = it.after(old)
 				}
 			}
 			f.items, f.staging = f.staging, nil
@@ -258,22 +259,39 @@ func (f *follower) apply(ev stores.Event) bool {
 }
 
 // update returns what to keep of a key whose latest entry is e, given
-// what was kept before: for per-lease series, the newest completion and
-// the period, read from the record.
+// what was kept of it before.
 func (f *follower) update(old item, e stores.Entry) item {
-	it := item{entry: e, completedAt: old.completedAt, period: old.period}
-	if !f.conf.PerLease || len(e.Value) == 0 {
-		return it
+	it := item{entry: e}
+	if len(e.Value) > 0 {
+		if r, err := lease.Decode(e.Value); err == nil {
+			it.record = true
+			if f.conf.PerLease {
+				if r.CompletedAtUnix != nil {
+					it.completedAt = *r.CompletedAtUnix
+				}
+				// The period does not depend on the clock.
+				it.period = lease.Assess(r, time.Time{}, f.opts.thresholds).Period
+			}
+		}
 	}
-	r, err := lease.Decode(e.Value)
-	if err != nil {
-		return it
+	return it.after(old)
+}
+
+// after returns it, the latest of a key, with what old, kept of the key
+// before, adds: the newest completion, the last known period, and the
+// record before a tombstone or a corrupt value.
+func (it item) after(old item) item {
+	it.completedAt = max(it.completedAt, old.completedAt)
+	if it.period == 0 {
+		it.period = old.period
 	}
-	if r.CompletedAtUnix != nil {
-		it.completedAt = max(it.completedAt, *r.CompletedAtUnix)
-	}
-	if p := periodOf(r, f.opts.thresholds); p > 0 {
-		it.period = p
+	switch {
+	case it.record:
+		it.prev = nil
+	case old.record:
+		it.prev = old.entry.Value
+	case it.prev == nil:
+		it.prev = old.prev
 	}
 	return it
 }

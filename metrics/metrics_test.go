@@ -518,3 +518,44 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("CollectAndLint = %v, %v", problems, err)
 	}
 }
+
+// TestReleasedOverdue: a key released (or corrupted) after its last round
+// is judged by the record it held before, as lease.AssessHistory does: a
+// fleet that released its round and stopped is overdue, not unfinished.
+func TestReleasedOverdue(t *testing.T) {
+	st := memory.New()
+	ctx := t.Context()
+	t0 := time.Unix(1_800_000_000, 0)
+	r := lease.Record{HolderID: "a", AcquiredAtUnix: unix(t0.Add(-30 * time.Minute)), ExpiresAtUnix: unix(t0.Add(-20 * time.Minute))}
+	revs := map[string]uint64{}
+	for _, k := range []string{"released", "corrupted"} {
+		rev, err := st.Create(ctx, k, r.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs[k] = rev
+	}
+	clk := &clock{now: t0}
+	c := start(t, []Store{opened("m", "", true, st)}, WithClock(clk.Now))
+	waitScrape(t, c, "the store up", up("m"))
+	if _, err := st.Update(ctx, "released", []byte{}, revs["released"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Update(ctx, "corrupted", []byte("{"), revs["corrupted"]); err != nil {
+		t.Fatal(err)
+	}
+	s := waitScrape(t, c, "the release", func(s map[string]float64) bool {
+		return s[`leasectl_leases{state="tombstone",store="m"}`] == 1 && s[`leasectl_leases{state="corrupt",store="m"}`] == 1
+	})
+	want(t, s, map[string]float64{
+		`leasectl_lease_overdue{key="released",store="m"}`:        1,
+		`leasectl_lease_unfinished{key="released",store="m"}`:     0,
+		`leasectl_lease_overdue{key="corrupted",store="m"}`:       1,
+		`leasectl_leases_flagged{flag="overdue",store="m"}`:       2,
+		`leasectl_leases_flagged{flag="unfinished",store="m"}`:    0,
+		`leasectl_lease_period_seconds{key="released",store="m"}`: 600,
+	})
+	// Not yet overdue at the record's first overdue second minus one.
+	clk.Set(time.Unix(int64(lease.OverdueAt(r, lease.DefaultThresholds()))-1, 0))
+	want(t, scrape(t, c), map[string]float64{`leasectl_leases_flagged{flag="overdue",store="m"}`: 0})
+}

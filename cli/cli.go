@@ -247,6 +247,7 @@ records what it holds).`,
 		newTakeoverCmd(cmds, g, in),
 		newReleaseCmd(cmds, g, in),
 		newServeCmd(cmds, g),
+		newMetricsCmd(cmds, g),
 	)
 	return root
 }

@@ -93,13 +93,31 @@ func (f *follower) run(ctx context.Context) {
 		}
 	}
 	if closeFn != nil {
-		defer closeFn()
+		defer f.close(closeFn)
 	}
 	if w, ok := stores.AsWatcher(st); ok {
 		f.watch(ctx, w)
 		return
 	}
 	f.poll(ctx, st)
+}
+
+// close closes the store, waiting at most the call timeout: closing is a
+// store call too (NATS drains its connection), and a store that stalls
+// must not keep the process from stopping; a close still running is
+// abandoned.
+func (f *follower) close(closeFn func() error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		closeFn()
+	}()
+	t := time.NewTimer(f.opts.callTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // sleep waits d or until ctx ends; it reports whether d passed.

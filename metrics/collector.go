@@ -49,6 +49,12 @@ const (
 	// DefaultCallTimeout bounds opening a store and each List, as the
 	// command line's --timeout does.
 	DefaultCallTimeout = 15 * time.Second
+	// DefaultPerLeaseLimit is the most keys a store may hold for its
+	// per-lease series to be exported: six series a key, so 60,000
+	// series, which the client library takes about a second to serve. A
+	// scrape of 100,000 keys would take 20 s and fail the scrape of
+	// every series (Prometheus's default timeout is 10 s).
+	DefaultPerLeaseLimit = 10_000
 	// retryMin and retryMax bound the back-off between attempts to open a
 	// store or start its watch.
 	retryMin = 500 * time.Millisecond
@@ -63,6 +69,7 @@ type options struct {
 	retryMin    time.Duration
 	retryMax    time.Duration
 	logf        func(string)
+	perLease    int
 }
 
 func (o *options) log(msg string) {
@@ -121,6 +128,20 @@ func WithCallTimeout(d time.Duration) Option {
 	}
 }
 
+// WithPerLeaseLimit sets the most keys a store may hold for its
+// per-lease series to be exported (DefaultPerLeaseLimit by default); a
+// store with more exports its per-store series only, and says so in
+// leasectl_store_per_lease_limited.
+func WithPerLeaseLimit(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("metrics: per-lease limit %d: want at least 1", n)
+		}
+		o.perLease = n
+		return nil
+	}
+}
+
 // WithLog receives one line when a store stops or starts being current,
 // with the failure; nil discards. Lines are cleaned of control characters.
 func WithLog(log func(string)) Option {
@@ -143,7 +164,7 @@ type Collector struct {
 // New returns a Collector of list; nothing is opened until Run.
 func New(list []Store, opts ...Option) (*Collector, error) {
 	c := &Collector{opts: options{now: time.Now, thresholds: lease.DefaultThresholds(), poll: DefaultPollInterval,
-		callTimeout: DefaultCallTimeout, retryMin: retryMin, retryMax: retryMax}}
+		callTimeout: DefaultCallTimeout, retryMin: retryMin, retryMax: retryMax, perLease: DefaultPerLeaseLimit}}
 	for _, o := range opts {
 		if err := o(&c.opts); err != nil {
 			return nil, err
@@ -211,6 +232,10 @@ var (
 		"Lease keys of the store with the flag set, at the scrape's clock; a key counts once per flag it has.",
 		[]string{"store", "flag"}, nil)
 
+	descLimited = prometheus.NewDesc(namespace+"_store_per_lease_limited",
+		"For a store with per_lease series: 1 when it holds more keys than the per-lease limit, so that its per-lease series are left out; else 0.",
+		[]string{"store"}, nil)
+
 	descExpires = prometheus.NewDesc(namespace+"_lease_expires_timestamp_seconds",
 		"The lease's expires_at_unix (per_lease stores; a valid record only).",
 		[]string{"store", "key"}, nil)
@@ -233,7 +258,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descAge, descErrors, descLeases, descFlagged,
+	for _, d := range []*prometheus.Desc{descUp, descAge, descErrors, descLeases, descFlagged, descLimited,
 		descExpires, descAcquired, descCompleted, descPeriod, descOverdue, descUnfinished} {
 		ch <- d
 	}
@@ -276,7 +301,9 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 		period      time.Duration
 	}
 	var per []perLease
-	if f.conf.PerLease {
+	limited := f.conf.PerLease && len(f.items) > c.opts.perLease
+	perKey := f.conf.PerLease && !limited
+	if perKey {
 		per = make([]perLease, 0, len(f.items))
 	}
 	for _, it := range f.items {
@@ -291,7 +318,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 				flagged[i]++
 			}
 		}
-		if f.conf.PerLease {
+		if perKey {
 			per = append(per, perLease{key: it.entry.Key, st: st, flags: flags, completedAt: it.completedAt, period: it.period})
 		}
 	}
@@ -305,6 +332,9 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 	}
 	for i, fl := range c.flags {
 		gauge(descFlagged, float64(flagged[i]), name, fl.name)
+	}
+	if f.conf.PerLease {
+		gauge(descLimited, bit(limited), name)
 	}
 	for _, p := range per {
 		key := keyLabel(p.key)

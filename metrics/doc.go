@@ -83,12 +83,22 @@
 // The per-store series are a fixed handful per store (about a dozen),
 // whatever the number of keys. The per-lease series are six per key: a
 // fleet with 100,000 lease keys would make 600,000 series, more than most
-// Prometheus servers should take from one target, and a scrape that long
-// is slow to serve. That is why they are opt-in per store: turn them on
-// for stores with up to a few thousand keys, and use the per-store counts
-// (leasectl_leases_flagged{flag="overdue"} > 0) for the rest. Label values
-// never include holders, cursors or anything else that changes from round
-// to round, so the series of a key live as long as the key.
+// Prometheus servers should take from one target, and the client library
+// takes about 20 s to serve them (BenchmarkScrape), past Prometheus's
+// default scrape timeout, which would lose every series of the target.
+// That is why they are opt-in per store, and bounded: a store holding more
+// keys than the per-lease limit (DefaultPerLeaseLimit, 10,000 keys, about
+// a second a scrape) exports its per-store series only and sets
+//
+//	leasectl_store_per_lease_limited{store}
+//	    1 when the store's per-lease series are left out because it holds
+//	    more keys than the limit; else 0 (per_lease stores only).
+//
+// Turn per-lease series on for stores with up to a few thousand keys, and
+// alert on the per-store counts (leasectl_leases_flagged{flag="overdue"} >
+// 0) for the rest. Label values never include holders, cursors or anything
+// else that changes from round to round, so the series of a key live as
+// long as the key.
 //
 // # Safety
 //

@@ -494,6 +494,7 @@ func TestNewErrors(t *testing.T) {
 		{"poll too long", []Store{ok}, []Option{WithPollInterval(time.Hour)}, "poll interval"},
 		{"timeout", []Store{ok}, []Option{WithCallTimeout(0)}, "call timeout"},
 		{"clock", []Store{ok}, []Option{WithClock(nil)}, "nil clock"},
+		{"per-lease limit", []Store{ok}, []Option{WithPerLeaseLimit(0)}, "per-lease limit"},
 		{"thresholds", []Store{ok}, []Option{WithThresholds(lease.Thresholds{SkewTolerance: -1})}, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -558,4 +559,23 @@ func TestReleasedOverdue(t *testing.T) {
 	// Not yet overdue at the record's first overdue second minus one.
 	clk.Set(time.Unix(int64(lease.OverdueAt(r, lease.DefaultThresholds()))-1, 0))
 	want(t, scrape(t, c), map[string]float64{`leasectl_leases_flagged{flag="overdue",store="m"}`: 0})
+}
+
+// TestPerLeaseLimit: a per_lease store with more keys than the limit
+// exports its per-store series only, and says why.
+func TestPerLeaseLimit(t *testing.T) {
+	st := memory.New()
+	f := fleet{now: time.Now()}
+	plant(t, st, f.records(""))
+	c := start(t, []Store{opened("big", "", true, st), opened("small", "tomb", true, st), opened("counts", "", false, st)}, WithPerLeaseLimit(3))
+	s := waitScrape(t, c, "the stores up", func(s map[string]float64) bool {
+		return up("big")(s) && up("small")(s) && up("counts")(s)
+	})
+	want(t, s, map[string]float64{
+		`leasectl_store_per_lease_limited{store="big"}`:         1,
+		`leasectl_store_per_lease_limited{store="small"}`:       0,
+		`leasectl_lease_overdue{key="tombstone",store="small"}`: 0,
+		`leasectl_leases_flagged{flag="overdue",store="big"}`:   2,
+	})
+	absent(t, s, `leasectl_lease_overdue{key="overdue",store="big"}`, `leasectl_store_per_lease_limited{store="counts"}`)
 }

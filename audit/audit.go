@@ -92,8 +92,10 @@ func (f *File) Check() error {
 }
 
 // line is the on-disk shape of one audit record. Byte slices encode as
-// base64, nil as null.
+// base64, nil as null. A line without an id (written before ids existed)
+// gets a derived one when it is read (derivedID).
 type line struct {
+	ID             string `json:"id,omitempty"`
 	Time           string `json:"time"`
 	Operator       string `json:"operator"`
 	Host           string `json:"host"`
@@ -101,6 +103,7 @@ type line struct {
 	Key            string `json:"key"`
 	Action         string `json:"action"`
 	Reason         string `json:"reason,omitempty"`
+	Reverts        string `json:"reverts,omitempty"`
 	RevisionBefore uint64 `json:"revision_before"`
 	ValueBefore    []byte `json:"value_before"`
 	ValueAfter     []byte `json:"value_after"`
@@ -112,6 +115,7 @@ type line struct {
 // encode returns r as one line, newline included.
 func encode(r lease.AuditRecord) ([]byte, error) {
 	b, err := json.Marshal(line{
+		ID:             r.ID,
 		Time:           r.Time.UTC().Format(time.RFC3339Nano),
 		Operator:       r.Operator,
 		Host:           r.Host,
@@ -119,6 +123,7 @@ func encode(r lease.AuditRecord) ([]byte, error) {
 		Key:            r.Key,
 		Action:         r.Action.String(),
 		Reason:         r.Reason,
+		Reverts:        r.Reverts,
 		RevisionBefore: r.RevisionBefore,
 		ValueBefore:    r.ValueBefore,
 		ValueAfter:     r.ValueAfter,

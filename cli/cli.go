@@ -246,6 +246,8 @@ records what it holds).`,
 		newAcquireCmd(cmds, g, in),
 		newTakeoverCmd(cmds, g, in),
 		newReleaseCmd(cmds, g, in),
+		newRevertCmd(cmds, g, in),
+		newAuditCmd(cmds, g),
 		newServeCmd(cmds, g),
 		newMetricsCmd(cmds, g),
 	)

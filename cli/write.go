@@ -272,6 +272,14 @@ func (w *writer) confirm(ctx context.Context, action lease.Action, seen lease.Ob
 		after = []byte{}
 	}
 	fmt.Fprintf(w.env.Stderr, "after:   %s\n", rawPreview(after))
+	return w.ask(ctx, action, seen, yes)
+}
+
+// ask asks the operator, unless yes, to type the key's last segment
+// (lease.ConfirmWord) to confirm action on seen, the state just shown.
+// Without a terminal it refuses rather than guess. The wait for the answer
+// is not a store call: no timeout runs, and an interrupt ends it at once.
+func (w *writer) ask(ctx context.Context, action lease.Action, seen lease.Observation, yes bool) error {
 	if yes {
 		return nil
 	}
@@ -352,14 +360,7 @@ func (w *writer) do(ctx context.Context, req lease.Request) error {
 
 // printObservation prints one state of the key on stderr, cleaned.
 func (w *writer) printObservation(label string, o lease.Observation) {
-	desc := o.Status.State.String()
-	switch o.Status.State {
-	case lease.Held, lease.Expired:
-		desc += " by " + safetext.Clean(o.Status.Record.HolderID)
-	case lease.Corrupt:
-		desc += ": " + safetext.Clean(o.Status.Reason)
-	}
-	fmt.Fprintf(w.env.Stderr, "%-8s %s/%s rev %d: %s\n", label+":", safetext.Clean(w.store.Name), safetext.Key(o.Key), o.Revision(), desc)
+	fmt.Fprintf(w.env.Stderr, "%-8s %s/%s rev %d: %s\n", label+":", safetext.Clean(w.store.Name), safetext.Key(o.Key), o.Revision(), describe(o))
 	if o.Found {
 		fmt.Fprintf(w.env.Stderr, "         %s\n", rawPreview(o.Entry.Value))
 	}

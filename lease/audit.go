@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -21,13 +23,18 @@ const (
 	// ActionRelease writes a tombstone so that the fleet's next trigger
 	// wins at once.
 	ActionRelease
+	// ActionRevert writes back, as they were, the bytes an earlier won
+	// action replaced (Request.Value), by compare-and-swap against the
+	// revision that action wrote: it undoes a mistaken takeover or
+	// release only when nothing has written the key since.
+	ActionRevert
 )
 
-var actionNames = [...]string{ActionAcquire: "acquire", ActionTakeover: "takeover", ActionRelease: "release"}
+var actionNames = [...]string{ActionAcquire: "acquire", ActionTakeover: "takeover", ActionRelease: "release", ActionRevert: "revert"}
 
 // String returns the action's lower-case name, as written to the audit log.
 func (a Action) String() string {
-	if a >= ActionAcquire && a <= ActionRelease {
+	if a >= ActionAcquire && a <= ActionRevert {
 		return actionNames[a]
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
@@ -35,7 +42,7 @@ func (a Action) String() string {
 
 // MarshalText implements encoding.TextMarshaler with String.
 func (a Action) MarshalText() ([]byte, error) {
-	if a < ActionAcquire || a > ActionRelease {
+	if a < ActionAcquire || a > ActionRevert {
 		return nil, fmt.Errorf("lease: invalid action %d", int(a))
 	}
 	return []byte(a.String()), nil
@@ -129,7 +136,11 @@ type Auditor interface {
 // passes the rules produces two: an intent record (OutcomePending) before the
 // store is read or written, and a result record once the outcome is known.
 // A trail that ends in an intent record means the process died in between.
+// Both records of one action carry the same ID.
 type AuditRecord struct {
+	// ID names the action: 12 lower-case hex digits, random, the same on
+	// its intent and result records (see NewAuditID).
+	ID string
 	// Time is the operator's clock when the action began.
 	Time time.Time
 	// Operator is the operator's name (without OperatorHolderPrefix).
@@ -144,6 +155,9 @@ type AuditRecord struct {
 	Action Action
 	// Reason is the operator's reason (may be "" for acquire).
 	Reason string
+	// Reverts is, for ActionRevert, the ID of the action it reverts; ""
+	// otherwise.
+	Reverts string
 	// RevisionBefore is, in the intent record, the revision the operator
 	// saw (0: absent, or not given for a fleet-style acquire); in the
 	// result record, the revision of the entry the action judged.
@@ -198,3 +212,17 @@ var ErrAuditFailed = errors.New("lease: audit failed")
 
 // errNoAuditor is the cause of refusals by an Operator without an Auditor.
 var errNoAuditor = errors.New("no auditor configured")
+
+// AuditIDLen is the length of an audit ID: 12 lower-case hex digits, 48
+// random bits, so that ids in one log do not collide (a million actions
+// give odds of about one in five hundred of any pair colliding) while a
+// person can still read one out or type a prefix of it.
+const AuditIDLen = 12
+
+// NewAuditID returns a fresh random audit ID of AuditIDLen lower-case hex
+// digits.
+func NewAuditID() string {
+	var b [AuditIDLen / 2]byte
+	rand.Read(b[:]) // crypto/rand.Read never fails (it panics instead)
+	return hex.EncodeToString(b[:])
+}

@@ -39,13 +39,21 @@ type Request struct {
 	Key string
 	// TTL is the lease an acquire or takeover writes.
 	TTL time.Duration
-	// Reason goes to the audit trail: required for takeover and release,
-	// optional for acquire.
+	// Reason goes to the audit trail: required for takeover, release and
+	// revert, optional for acquire.
 	Reason string
 	// Seen is the revision the operator was shown (0: the key was absent).
 	// Every action is a compare-and-swap against it: if the key has
 	// changed since, nothing is written and the error is a *ChangedError.
+	// For a revert it is the revision the reverted action wrote, never 0.
 	Seen uint64
+	// Value is, for ActionRevert only, the exact bytes to write back (the
+	// value the reverted action replaced; zero-length for a tombstone,
+	// never nil). Every other action builds its own value.
+	Value []byte
+	// Reverts is, for ActionRevert only, the audit ID of the action it
+	// reverts: it goes to the audit trail.
+	Reverts string
 	// AnyRevision makes an acquire run the fleet's own algorithm on
 	// whatever the key holds, as a replica would, instead of against Seen.
 	// Only for ActionAcquire (runbooks that did not look first).
@@ -75,7 +83,8 @@ type Result struct {
 }
 
 // Operator performs the operator actions on one store, on the same core as
-// the fleet: inspect, acquire, force takeover, release. Every write is a
+// the fleet: inspect, acquire, force takeover, release, and the revert of
+// an earlier won action (see audit.RevertRequest). Every write is a
 // compare-and-swap against what the operator was shown, and every attempt
 // that passes the rules is audited fail-closed: an intent record before the
 // store is touched (an Operator without an Auditor, or whose Auditor fails
@@ -297,7 +306,7 @@ func (o *Operator) Release(ctx context.Context, key, reason string, seen uint64)
 func (o *Operator) Check(req Request) error {
 	refuse := func(err error) error { return &RequestError{Err: err} }
 	switch req.Action {
-	case ActionAcquire, ActionTakeover, ActionRelease:
+	case ActionAcquire, ActionTakeover, ActionRelease, ActionRevert:
 	default:
 		return refuse(fmt.Errorf("lease: unknown action %v", req.Action))
 	}
@@ -310,7 +319,7 @@ func (o *Operator) Check(req Request) error {
 	if stores.IsReadOnly(o.store) {
 		return refuse(fmt.Errorf("%w: store %q", stores.ErrReadOnly, o.storeName))
 	}
-	if req.Action != ActionRelease {
+	if req.Action != ActionRelease && req.Action != ActionRevert {
 		maxTTL := o.th.MaxPeriod
 		if maxTTL <= 0 {
 			maxTTL = MaxTTL
@@ -332,6 +341,9 @@ func (o *Operator) Check(req Request) error {
 	}
 	if req.Action == ActionRelease && req.Seen == 0 {
 		return refuse(fmt.Errorf("%w: %q was absent when you looked", ErrNothingToRelease, req.Key))
+	}
+	if err := CheckRevert(req); err != nil {
+		return refuse(err)
 	}
 	if o.auditor == nil {
 		return &AuditError{Err: errNoAuditor}
@@ -356,6 +368,10 @@ func (o *Operator) Check(req Request) error {
 // error with an *AuditError whose Ran is set. Cancelling ctx abandons the
 // action at once, even a write in flight (whose fate is then checked by
 // reading the key back, within the call timeout).
+//
+// Every action that passes the rules gets a fresh audit ID (NewAuditID),
+// written on both its records. A revert writes req.Value as it is, by
+// compare-and-swap against req.Seen.
 func (o *Operator) Do(ctx context.Context, req Request) (Result, error) {
 	res := Result{Action: req.Action}
 	if err := o.Check(req); err != nil {
@@ -366,13 +382,20 @@ func (o *Operator) Do(ctx context.Context, req Request) (Result, error) {
 	if req.Holder != "" {
 		holder = req.Holder
 	}
-	value := []byte{}
-	if req.Action != ActionRelease {
+	var value []byte
+	switch req.Action {
+	case ActionRelease:
+		value = []byte{}
+	case ActionRevert:
+		// Written as it was, not a fresh record: a copy, so that the
+		// caller's slice cannot change what is written after the audit.
+		value = append([]byte{}, req.Value...)
+	default:
 		value = NewRecord(holder, now, req.TTL).Encode()
 	}
 	ar := AuditRecord{
-		Time: now, Operator: o.name, Host: o.host, Store: o.storeName,
-		Key: req.Key, Action: req.Action, Reason: req.Reason,
+		ID: NewAuditID(), Time: now, Operator: o.name, Host: o.host, Store: o.storeName,
+		Key: req.Key, Action: req.Action, Reason: req.Reason, Reverts: req.Reverts,
 		RevisionBefore: req.Seen, ValueAfter: value, Outcome: OutcomePending,
 	}
 	if err := o.auditor.Audit(ctx, ar); err != nil {

@@ -115,6 +115,16 @@ func TestRulesRefuseBeforeAudit(t *testing.T) {
 		{"any revision on a release", nil, lease.Request{Action: lease.ActionRelease, Key: key, Reason: "x", Seen: 1, AnyRevision: true}, lease.ErrInvalidRequest},
 		{"outside the prefix", []lease.OperatorOption{lease.WithScope("exports/")},
 			lease.Request{Action: lease.ActionAcquire, Key: "app/feature-flags", TTL: time.Minute}, lease.ErrOutsideScope},
+		{"revert without a reason", nil, lease.Request{Action: lease.ActionRevert, Key: key, Seen: 3, Value: []byte{}, Reverts: "abcdef012345"}, lease.ErrReasonRequired},
+		{"revert without a value", nil, lease.Request{Action: lease.ActionRevert, Key: key, Seen: 3, Reason: "x", Reverts: "abcdef012345"}, lease.ErrInvalidRevert},
+		{"revert without the id it reverts", nil, lease.Request{Action: lease.ActionRevert, Key: key, Seen: 3, Reason: "x", Value: []byte{}}, lease.ErrInvalidRevert},
+		{"revert at revision 0", nil, lease.Request{Action: lease.ActionRevert, Key: key, Reason: "x", Value: liveA, Reverts: "abcdef012345"}, lease.ErrInvalidRevert},
+		{"revert outside the prefix", []lease.OperatorOption{lease.WithScope("exports/")},
+			lease.Request{Action: lease.ActionRevert, Key: "app/feature-flags", Seen: 3, Reason: "x", Value: liveA, Reverts: "abcdef012345"}, lease.ErrOutsideScope},
+		{"revert as a holder", nil, lease.Request{Action: lease.ActionRevert, Key: key, Seen: 3, Reason: "x", Value: liveA, Reverts: "abcdef012345", Holder: "node-a"}, lease.ErrInvalidRequest},
+		{"revert at any revision", nil, lease.Request{Action: lease.ActionRevert, Key: key, Seen: 3, Reason: "x", Value: liveA, Reverts: "abcdef012345", AnyRevision: true}, lease.ErrInvalidRequest},
+		{"a value on a takeover", nil, lease.Request{Action: lease.ActionTakeover, Key: key, TTL: time.Minute, Reason: "x", Value: liveA}, lease.ErrInvalidRevert},
+		{"reverts on a release", nil, lease.Request{Action: lease.ActionRelease, Key: key, Seen: 1, Reason: "x", Reverts: "abcdef012345"}, lease.ErrInvalidRevert},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,7 +271,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestActionAndOutcomeText(t *testing.T) {
-	for _, a := range []lease.Action{lease.ActionAcquire, lease.ActionTakeover, lease.ActionRelease} {
+	for _, a := range []lease.Action{lease.ActionAcquire, lease.ActionTakeover, lease.ActionRelease, lease.ActionRevert} {
 		b, err := a.MarshalText()
 		if err != nil {
 			t.Fatalf("%v.MarshalText() = %v", a, err)
@@ -280,6 +290,9 @@ func TestActionAndOutcomeText(t *testing.T) {
 		if err := back.UnmarshalText(b); err != nil || back != o || string(b) != o.String() {
 			t.Errorf("Outcome %v → %q → %v, %v", o, b, back, err)
 		}
+	}
+	if lease.ActionRevert.String() != "revert" {
+		t.Errorf("ActionRevert.String() = %q, want revert", lease.ActionRevert)
 	}
 	if _, err := lease.Action(0).MarshalText(); err == nil {
 		t.Error("Action(0).MarshalText() = nil error, want one")

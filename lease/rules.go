@@ -49,8 +49,8 @@ func checkTTLRange(ttl, maxTTL time.Duration) error {
 	return nil
 }
 
-// CheckReason checks an operator's reason for action: takeover and release
-// need one that is not blank; any reason must be valid UTF-8 of at most
+// CheckReason checks an operator's reason for action: takeover, release
+// and revert need one that is not blank; any reason must be valid UTF-8 of at most
 // MaxReasonLen bytes. It returns an error matching ErrReasonRequired or
 // ErrInvalidReason.
 func CheckReason(action Action, reason string) error {
@@ -87,6 +87,33 @@ func CheckReleasable(o Observation) error {
 	return nil
 }
 
+// CheckRevert checks the parts of req that are a revert's own: a revert
+// needs the bytes to write back (Value: zero-length for a tombstone, never
+// nil), the audit ID of the action it reverts (Reverts), and the revision
+// that action wrote (Seen): a revert is always a compare-and-swap against
+// it, never a create. Value and Reverts belong to a revert only. It returns
+// nil for any other request without them, and otherwise an error matching
+// ErrInvalidRevert.
+func CheckRevert(req Request) error {
+	if req.Action != ActionRevert {
+		if req.Value != nil || req.Reverts != "" {
+			return fmt.Errorf("%w: a value to write or an id to revert is for a revert only, not for a %s", ErrInvalidRevert, req.Action)
+		}
+		return nil
+	}
+	switch {
+	case req.Value == nil:
+		return fmt.Errorf("%w: no value to write back (a tombstone is zero bytes, not none)", ErrInvalidRevert)
+	case req.Reverts == "":
+		return fmt.Errorf("%w: no audit id of the action it reverts", ErrInvalidRevert)
+	case !utf8.ValidString(req.Reverts) || len(req.Reverts) > MaxReasonLen:
+		return fmt.Errorf("%w: the id of the action it reverts is not a short UTF-8 string", ErrInvalidRevert)
+	case req.Seen == 0:
+		return fmt.Errorf("%w: a revert writes over the revision the reverted action wrote, and revision 0 is none", ErrInvalidRevert)
+	}
+	return nil
+}
+
 // CheckScope reports whether key lies within the store's scope, the prefix
 // it is configured with ("" is the whole store). A write outside it is
 // almost always a typo that would overwrite a key that is not a lease (any
@@ -99,7 +126,8 @@ func CheckScope(key, scope string) error {
 	return nil
 }
 
-// ConfirmWord is what an operator types to confirm a takeover or a release:
+// ConfirmWord is what an operator types to confirm a takeover, a release or
+// a revert:
 // the key's last segment, after its last '/' or '.', or the whole key when
 // it has none (or ends in one). It is short enough to type during an
 // incident and specific enough that muscle memory cannot confirm the wrong
@@ -123,7 +151,8 @@ func Confirmed(key, typed string, shown func(string) string) bool {
 
 // Errors of the operator rules.
 var (
-	// ErrReasonRequired means a takeover or release without a reason.
+	// ErrReasonRequired means a takeover, release or revert without a
+	// reason.
 	ErrReasonRequired = errors.New("lease: a reason is required")
 	// ErrInvalidReason means a reason that is not valid UTF-8 or too long.
 	ErrInvalidReason = errors.New("lease: invalid reason")
@@ -132,6 +161,10 @@ var (
 	// ErrNothingToRelease means a release of a key the operator saw absent
 	// or already a tombstone.
 	ErrNothingToRelease = errors.New("lease: nothing to release")
+	// ErrInvalidRevert means a revert without what it needs (the bytes to
+	// write back, the id it reverts, a revision to compare against), or a
+	// value or id to revert given to another action.
+	ErrInvalidRevert = errors.New("lease: invalid revert")
 	// ErrOutsideScope means a write to a key outside the store's
 	// configured prefix.
 	ErrOutsideScope = errors.New("lease: key outside the store's prefix")

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/stores/consul"
+	"github.com/leasectl/leasectl/stores/consul/consultest"
 	"github.com/leasectl/leasectl/stores/etcd"
 	"github.com/leasectl/leasectl/stores/etcd/etcdtest"
 	"github.com/leasectl/leasectl/stores/natskv"
@@ -83,6 +85,26 @@ func TestNATS(t *testing.T) {
 	checkFleet(t, s, "nats", "exports.", f, true)
 }
 
+// TestConsul: over a real Consul agent, whose watch is blocking queries.
+func TestConsul(t *testing.T) {
+	agent := consultest.Start(t)
+	open := func(ctx context.Context) (stores.Store, func() error, error) {
+		st, err := consul.Dial(ctx, consul.Config{Address: agent.Addr()})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, nil, nil
+	}
+	f := fleet{now: time.Now()}
+	planted(t, func(ctx context.Context) (stores.Store, func() error, error) {
+		st, _, err := open(ctx)
+		return st, func() error { return nil }, err
+	}, "exports/", f)
+	c := start(t, []Store{{Name: "consul", Prefix: "exports/", PerLease: true, Open: open}})
+	s := waitScrape(t, c, "the store up", up("consul"))
+	checkFleet(t, s, "consul", "exports/", f, true)
+}
+
 // TestRestart: a store whose server goes away is reported down, with a
 // growing data age and its failures counted, while its last leases stay;
 // once the server is back, the store is current again. On NATS, whose
@@ -111,7 +133,7 @@ func TestRestart(t *testing.T) {
 			open, stop, restart := tc.prepare(t)
 			f := fleet{now: time.Now()}
 			planted(t, open, "", f)
-			c := start(t, []Store{{Name: "s", PerLease: true, Open: open}}, WithPollInterval(time.Second))
+			c := start(t, []Store{{Name: "s", PerLease: true, Open: open}}, WithPollInterval(time.Second), WithLog(func(s string) { t.Log(s) }))
 			waitScrape(t, c, "the store up", up("s"))
 			stop()
 			s := waitScrape(t, c, "the store down", func(s map[string]float64) bool {
@@ -124,6 +146,7 @@ func TestRestart(t *testing.T) {
 			restart()
 			s = waitScrape(t, c, "the store up again", up("s"))
 			checkFleet(t, s, "s", "", f, true)
+			t.Logf("failures counted: %g", s[`leasectl_store_errors_total{store="s"}`])
 		})
 	}
 }

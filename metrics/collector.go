@@ -181,7 +181,10 @@ func New(list []Store, opts ...Option) (*Collector, error) {
 			return nil, fmt.Errorf("metrics: store %q listed twice", s.Name)
 		}
 		seen[s.Name] = true
-		c.followers = append(c.followers, newFollower(s, &c.opts))
+		f := newFollower(s, &c.opts)
+		// A scrape before Run starts counts the data's age from here.
+		f.started = c.opts.now()
+		c.followers = append(c.followers, f)
 	}
 	c.flags = flagNames()
 	return c, nil

@@ -200,3 +200,32 @@ func TestServeMetrics(t *testing.T) {
 		t.Errorf("GET /metrics without --metrics = %s, want no metrics", resp.Status)
 	}
 }
+
+// TestServeMetricsConfig: serve.metrics in the config mounts /metrics
+// over the configured stores, per lease where a store says so.
+func TestServeMetricsConfig(t *testing.T) {
+	f := newFixture(t)
+	conf := filepath.Join(t.TempDir(), "serve.yaml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`audit_log: %s
+stores:
+  - name: fleet
+    kind: nats
+    url: %s
+    bucket: leases
+    metrics: {per_lease: true}
+serve:
+  metrics: true
+`, f.audit, f.url)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	r := lease.Record{HolderID: "node-a", AcquiredAtUnix: uint64(now.Add(-30 * time.Minute).Unix()), ExpiresAtUnix: uint64(now.Add(-20 * time.Minute).Unix())}
+	if _, err := f.store.Create(t.Context(), "exports.orders", r.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--config", conf, "serve", "--listen", "127.0.0.1:0")
+	scrapeLinted(t, s.origin+"/metrics", `leasectl_lease_overdue{key="exports.orders",store="fleet"} 1`, `leasectl_store_up{store="fleet"} 1`)
+	if code := s.stop(); code != ExitOK {
+		t.Errorf("serve stopped by SIGINT exited %d, want 0\nstderr: %s", code, s.stderr)
+	}
+}

@@ -11,8 +11,9 @@ import (
 	"github.com/leasectl/leasectl/stores"
 )
 
-// item is what a follower keeps of one key: its latest entry and, for a
-// store with per-lease series, what earlier records of the key said.
+// item is what a follower keeps of one key: its latest entry and what
+// earlier records of the key said (the completion and the period only for
+// a store with per-lease series).
 type item struct {
 	entry stores.Entry
 	// record reports that entry holds a valid lease record.
@@ -71,15 +72,15 @@ func newFollower(conf Store, o *options) *follower {
 // run follows the store until ctx ends: it opens the store (again after
 // every failure), then watches or polls it. It closes what it opened.
 func (f *follower) run(ctx context.Context) {
-	f.mu.Lock()
-	f.started = f.opts.now()
-	f.mu.Unlock()
 	var st stores.Store
 	var closeFn func() error
 	for delay := f.opts.retryMin; st == nil; delay = min(2*delay, f.opts.retryMax) {
 		octx, cancel := context.WithTimeout(ctx, f.opts.callTimeout)
 		s, c, err := f.conf.Open(octx)
 		cancel()
+		if err == nil && s == nil {
+			err = errors.New("no store and no error")
+		}
 		if err == nil {
 			st, closeFn = s, c
 			break

@@ -15,7 +15,12 @@
 // store. A new snapshot (the first, after a watch reset, or a restarted
 // watch) is gathered aside and replaces the published view only once it
 // is complete, so counts never dip while a watch starts over; until then
-// scrapes see the previous view and the store is reported not up.
+// scrapes see the previous view and the store is reported not up. A
+// store that cannot be opened, or whose watch ends or fails to start, is
+// retried with back-off. A watch that reported an error and then says
+// nothing for a poll interval is restarted: a NATS watch that resumed
+// exactly is silent until the next change, and only a new snapshot proves
+// the store answers again.
 //
 // # Series
 //

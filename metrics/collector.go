@@ -305,6 +305,14 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, f *follower, now time.T
 	}
 	var per []perLease
 	limited := f.conf.PerLease && len(f.items) > c.opts.perLease
+	if limited != f.limited {
+		f.limited = limited
+		if limited {
+			c.opts.log(fmt.Sprintf("store %s: %d keys, over the per-lease limit of %d: its per-lease series are left out", name, len(f.items), c.opts.perLease))
+		} else {
+			c.opts.log(fmt.Sprintf("store %s: %d keys, within the per-lease limit again", name, len(f.items)))
+		}
+	}
 	perKey := f.conf.PerLease && !limited
 	if perKey {
 		per = make([]perLease, 0, len(f.items))

@@ -63,6 +63,9 @@ type follower struct {
 	lastEvent time.Time
 	// lastErr is the last failure, for the log of transitions.
 	lastErr error
+	// limited is whether the last scrape left out the per-lease series
+	// for the per-lease limit, for the log of transitions.
+	limited bool
 }
 
 func newFollower(conf Store, o *options) *follower {

@@ -567,7 +567,14 @@ func TestPerLeaseLimit(t *testing.T) {
 	st := memory.New()
 	f := fleet{now: time.Now()}
 	plant(t, st, f.records(""))
-	c := start(t, []Store{opened("big", "", true, st), opened("small", "tomb", true, st), opened("counts", "", false, st)}, WithPerLeaseLimit(3))
+	var mu sync.Mutex
+	var logged []string
+	c := start(t, []Store{opened("big", "", true, st), opened("small", "tomb", true, st), opened("counts", "", false, st)}, WithPerLeaseLimit(3),
+		WithLog(func(s string) {
+			mu.Lock()
+			defer mu.Unlock()
+			logged = append(logged, s)
+		}))
 	s := waitScrape(t, c, "the stores up", func(s map[string]float64) bool {
 		return up("big")(s) && up("small")(s) && up("counts")(s)
 	})
@@ -578,4 +585,11 @@ func TestPerLeaseLimit(t *testing.T) {
 		`leasectl_leases_flagged{flag="overdue",store="big"}`:   2,
 	})
 	absent(t, s, `leasectl_lease_overdue{key="overdue",store="big"}`, `leasectl_store_per_lease_limited{store="counts"}`)
+	scrape(t, c) // said once, not at every scrape
+	mu.Lock()
+	defer mu.Unlock()
+	wantLog := []string{"store big: 7 keys, over the per-lease limit of 3: its per-lease series are left out"}
+	if !slices.Equal(logged, wantLog) {
+		t.Errorf("logged %q, want %q", logged, wantLog)
+	}
 }

@@ -79,9 +79,11 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 		readOnly := c.ReadOnly || s.ReadOnly
 		opts := append(slices.Clip(ops), lease.WithScope(s.Prefix))
 		sources[i] = tui.Source{
-			Name:     s.Name,
-			Kind:     s.Kind,
-			ReadOnly: readOnly,
+			Name:       s.Name,
+			Kind:       s.Kind,
+			ReadOnly:   readOnly,
+			Color:      s.Color,
+			Production: s.Production,
 			Connect: func(ctx context.Context) (tui.Backend, func() error, error) {
 				st, closer, err := config.Open(ctx, s)
 				if err != nil {
@@ -103,6 +105,8 @@ func setupConsole(ctx context.Context, env Env, g *globals) (*consoleSetup, erro
 			Now:           env.Now,
 			Notices:       notices,
 			ActionTimeout: g.timeout,
+			// The audit view reads the log the console writes.
+			Audit: tui.AuditFile(log.Path()),
 		},
 		stop: func() {},
 	}, nil
@@ -217,6 +221,7 @@ func setupDemo(ctx context.Context, env Env, g *globals) (*consoleSetup, error) 
 			Now:           env.Now,
 			Notices:       notices,
 			ActionTimeout: g.timeout,
+			Audit:         tui.AuditFile(log.Path()),
 		},
 		stop:   stop,
 		notice: fmt.Sprintf("leasectl: that was the demo (no configuration found); its audit log is %s", path),

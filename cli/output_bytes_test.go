@@ -418,8 +418,11 @@ func TestListJSONOutputFails(t *testing.T) {
 	go func() {
 		s := l.section(0)
 		defer s.close()
-		for _, o := range obs {
-			if err := s.addObservation(o); err != nil {
+		// The listing never waits on the output, so it may be done before
+		// the output fails: it goes on (with the same leases again) until
+		// an add says the output failed, within a generous bound.
+		for i := range 200 * len(obs) {
+			if err := s.addObservation(obs[i%len(obs)]); err != nil {
 				errs <- err
 				return
 			}

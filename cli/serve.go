@@ -262,7 +262,7 @@ func serveSetup(ctx context.Context, env Env, g *globals) (*served, error) {
 		return nil, &exitError{ExitUsage, err}
 	}
 	s := &served{listen: c.Serve.Listen, stop: func() {}, metrics: metricStores(sel), metricsOn: c.Serve.Metrics, cfg: gateway.Config{
-		Operator: c.Operator, Auditor: auditLog, ReadOnly: c.ReadOnly,
+		Operator: c.Operator, Auditor: auditLog, AuditLog: auditLog.Path(), ReadOnly: c.ReadOnly,
 	}}
 	if err := auditLog.Check(); err != nil {
 		// Fail closed, as the terminal does: every action will be refused
@@ -271,6 +271,7 @@ func serveSetup(ctx context.Context, env Env, g *globals) (*served, error) {
 	}
 	for _, st := range sel {
 		s.cfg.Stores = append(s.cfg.Stores, gateway.Store{Name: st.Name, Kind: st.Kind, Prefix: st.Prefix, ReadOnly: st.ReadOnly,
+			Color: st.Color, Production: st.Production,
 			Open: func(ctx context.Context) (stores.Store, func() error, error) { return config.Open(ctx, st) }})
 	}
 	for _, o := range c.Serve.Operators {
@@ -310,6 +311,7 @@ func serveDemo(ctx context.Context, env Env, g *globals) (*served, error) {
 				Open: func(context.Context) (stores.Store, func() error, error) { return store, nil, nil }}},
 			Operator: config.DefaultOperator(),
 			Auditor:  auditLog,
+			AuditLog: auditLog.Path(),
 			ReadOnly: g.readOnly,
 		},
 		metrics: []metrics.Store{demoMetricStore(store)},

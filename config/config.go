@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -138,6 +139,19 @@ type Store struct {
 	Prefix   string `yaml:"prefix"`
 	ReadOnly bool   `yaml:"read_only"`
 	TLS      *TLS   `yaml:"tls"`
+
+	// Color is the store's colour in the consoles, so that an operator
+	// sees which store a row or a dialog belongs to: a Lip Gloss colour,
+	// "#rrggbb" (or "#rgb") or an ANSI colour number 0 to 255; "" for
+	// none. Production marks a store whose actions matter most: every
+	// action dialog on it carries a banner.
+	Color      string `yaml:"color"`
+	Production bool   `yaml:"production"`
+	// colorLine is the line of the color field, for its errors; colorNull
+	// is set when the field is there without a value (an unquoted "#…"
+	// is a YAML comment).
+	colorLine int
+	colorNull bool
 
 	// etcd
 	Endpoints    []string `yaml:"endpoints"`
@@ -270,6 +284,14 @@ func (s *Store) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*s = Store(p)
 	s.Line = n.Line
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k, v := n.Content[i], n.Content[i+1]; k.Value == "color" {
+				s.colorLine = k.Line
+				s.colorNull = v.Kind == yaml.ScalarNode && v.Tag == "!!null"
+			}
+		}
+	}
 	return nil
 }
 
@@ -375,6 +397,9 @@ func (c *Config) validate() error {
 		}
 		if err := s.validateKind(fail); err != nil {
 			return err
+		}
+		if err := s.validateColor(); err != nil {
+			return &Error{File: c.File, Line: max(s.colorLine, s.Line), Field: fmt.Sprintf("stores[%d].color", i), Err: err}
 		}
 	}
 	return c.Serve.validate(c.File)
@@ -489,6 +514,30 @@ func (s *Store) validateKind(fail func(field, format string, args ...any) error)
 		if foreign[f] {
 			return fail(f, "not used by a %s store", s.Kind)
 		}
+	}
+	return nil
+}
+
+// hexColor is a colour as "#rrggbb" or "#rgb".
+var hexColor = regexp.MustCompile(`^#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$`)
+
+// validateColor checks the store's colour: what Lip Gloss reads as a
+// colour, "#rrggbb", "#rgb" or an ANSI number 0 to 255. Lip Gloss itself
+// takes anything, showing no colour for what it cannot read, and a larger
+// number as an RGB value: a typo would go unnoticed.
+func (s *Store) validateColor() error {
+	c := s.Color
+	switch {
+	case c == "" && s.colorNull:
+		return errors.New(`empty: quote a hex colour ("#d70000"), for an unquoted # starts a YAML comment`)
+	case c == "", hexColor.MatchString(c):
+		return nil
+	case strings.HasPrefix(c, "#"):
+		return fmt.Errorf("%q: want a hex colour #rrggbb or #rgb", c)
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil || n < 0 || n > 255 {
+		return fmt.Errorf("%q: want a hex colour (\"#d70000\") or an ANSI colour number 0 to 255", c)
 	}
 	return nil
 }

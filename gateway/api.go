@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/webapi"
@@ -25,6 +26,7 @@ func (g *Gateway) routes() {
 	m.HandleFunc("GET "+webapi.PathHistory, g.withStore(g.history))
 	m.HandleFunc("GET "+webapi.PathEvents, g.withStore(g.events))
 	m.HandleFunc("POST "+webapi.PathActions, g.withStore(g.action))
+	m.HandleFunc("GET "+webapi.PathAudit, g.auditLog)
 	m.HandleFunc(webapi.PathPrefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, webapi.CodeNotFound, "no such path or method")
 	})
@@ -111,7 +113,8 @@ var kindCapabilities = map[string][2]bool{
 
 // view is the store as the session sees it.
 func (s *storeState) view(sess *session) webapi.Store {
-	v := webapi.Store{Name: s.conf.Name, Kind: s.conf.Kind, Prefix: s.conf.Prefix, ReadOnly: s.readOnly || sess.readOnly}
+	v := webapi.Store{Name: s.conf.Name, Kind: s.conf.Kind, Prefix: s.conf.Prefix, ReadOnly: s.readOnly || sess.readOnly,
+		Color: s.conf.Color, Production: s.conf.Production}
 	if st := s.opened(); st != nil {
 		_, v.Watch = stores.AsWatcher(st)
 		_, v.History = stores.AsHistorian(st)
@@ -263,8 +266,20 @@ func (g *Gateway) action(w http.ResponseWriter, r *http.Request, st *storeState,
 		return
 	}
 	if req.Action == 0 {
-		writeError(w, http.StatusBadRequest, webapi.CodeInvalid, "missing action: acquire, takeover or release")
+		writeError(w, http.StatusBadRequest, webapi.CodeInvalid, "missing action: acquire, takeover, release or revert")
 		return
+	}
+	if req.Action == lease.ActionRevert {
+		var status int
+		if req, status, err = g.revertRequest(st, req); err != nil {
+			code := webapi.CodeInvalid
+			if status == http.StatusNotFound {
+				code = webapi.CodeNotFound
+			}
+			// An ErrorAnswer reads as an ActionAnswer without a result.
+			writeError(w, status, code, err.Error())
+			return
+		}
 	}
 	if sess.readOnly {
 		store = stores.ReadOnly(store)
@@ -288,6 +303,70 @@ func (g *Gateway) action(w http.ResponseWriter, r *http.Request, st *storeState,
 	res, err := op.Do(ctx, req)
 	ans := webapi.ActionAnswer{Result: webapi.FromResult(res), Error: webapi.FromError(err)}
 	writeJSON(w, actionStatus(ans.Error), ans)
+}
+
+// entries reads the server's audit log: the entries of the stores it
+// serves, within their scopes, oldest first. ok is false, and the answer
+// written, when there is no log to read or it cannot be read.
+func (g *Gateway) entries(w http.ResponseWriter) ([]audit.Entry, bool) {
+	if g.cfg.AuditLog == "" {
+		writeError(w, http.StatusNotFound, webapi.CodeNotFound, "this server reads no audit log")
+		return nil, false
+	}
+	all, err := audit.ReadFile(g.cfg.AuditLog)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, webapi.CodeStore, err.Error())
+		return nil, false
+	}
+	out := all[:0]
+	for _, e := range all {
+		if st := g.stores[e.Store]; st != nil && lease.CheckScope(e.Key, st.conf.Prefix) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, true
+}
+
+// auditLog answers the server's audit log (webapi.PathAudit).
+func (g *Gateway) auditLog(w http.ResponseWriter, r *http.Request) {
+	entries, ok := g.entries(w)
+	if !ok {
+		return
+	}
+	ans := make([]webapi.AuditEntry, len(entries))
+	for i, e := range entries {
+		ans[i] = webapi.FromAuditEntry(e)
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// revertRequest is the request of a revert the page asked for: built
+// from the entry req.Reverts names in the server's own audit log (an
+// exact id or a unique prefix), which must be of this store and of the
+// key the page named, with the page's reason — nothing else of the page's
+// request is used. On failure it returns the HTTP status to answer.
+func (g *Gateway) revertRequest(st *storeState, req lease.Request) (lease.Request, int, error) {
+	if g.cfg.AuditLog == "" {
+		return req, http.StatusNotFound, errors.New("this server reads no audit log: nothing to revert from")
+	}
+	all, err := audit.ReadFile(g.cfg.AuditLog)
+	if err != nil {
+		return req, http.StatusInternalServerError, err
+	}
+	e, err := audit.Find(all, req.Reverts)
+	switch {
+	case errors.Is(err, audit.ErrNoEntry):
+		return req, http.StatusNotFound, err
+	case err != nil:
+		return req, http.StatusBadRequest, err
+	case e.Store != st.conf.Name || e.Key != req.Key:
+		return req, http.StatusBadRequest, fmt.Errorf("audit entry %s acted on %s/%q, not on %s/%q", e.ID, e.Store, e.Key, st.conf.Name, req.Key)
+	}
+	rev, err := audit.RevertRequest(e, req.Reason)
+	if err != nil {
+		return req, http.StatusBadRequest, err
+	}
+	return rev, 0, nil
 }
 
 // actionStatus is the HTTP status of an action's answer.

@@ -11,9 +11,10 @@
 // cookie. Outside the API, /metrics answers without a session, and only
 // when Config.Metrics is set (serve --metrics). Every POST must carry webapi.RequestHeader and an Origin equal to
 // the server's own (403 otherwise), and a body of at most MaxBody bytes
-// (413). Writes are operator actions only — acquire, takeover, release —
-// run through lease.Operator as the session's operator, with the server's
-// audit log, fail closed; read-only (the server's, the store's, the
+// (413). Writes are operator actions only — acquire, takeover, release,
+// and revert of an entry of the server's own audit log — run through
+// lease.Operator as the session's operator, with the server's audit log,
+// fail closed; read-only (the server's, the store's, the
 // operator's) is enforced here, by wrapping the store, so a refused action
 // writes nothing and audits nothing, as the lease core refuses any request
 // that breaks a rule. docs/gateway.md describes the API and the model.
@@ -72,6 +73,10 @@ type Store struct {
 	Name, Kind, Prefix string
 	// ReadOnly makes the store refuse every write.
 	ReadOnly bool
+	// Color and Production are how the browser console marks the store
+	// (config: color, production), passed to the page as they are.
+	Color      string
+	Production bool
 	// Open opens the store. It is called when the store is first needed
 	// and again after a failure, never concurrently; the function it
 	// returns closes the store (nil: nothing to close).
@@ -102,6 +107,11 @@ type Config struct {
 	// Auditor is the audit trail of every action; without one every
 	// action is refused.
 	Auditor lease.Auditor
+	// AuditLog is the file Auditor appends to (audit.File.Path): GET
+	// webapi.PathAudit reads it, and a revert finds the entry it reverts
+	// in it, never in what the page sends. Empty: the audit path answers
+	// 404 and every revert is refused.
+	AuditLog string
 	// ReadOnly refuses every write on every store.
 	ReadOnly bool
 	// CallTimeout bounds each store call, and an action as a whole

@@ -104,7 +104,7 @@ func newFixture(t *testing.T, edit func(*gateway.Config)) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Auditor = a
+		cfg.Auditor, cfg.AuditLog = a, f.audit
 	}
 	f.gw, err = gateway.New(cfg)
 	if err != nil {

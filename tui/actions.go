@@ -29,6 +29,8 @@ func wordsFor(action lease.Action) actionWords {
 		return actionWords{title: "FORCE TAKEOVER", danger: true, verb: "take over", done: "took over"}
 	case lease.ActionRelease:
 		return actionWords{title: "RELEASE", danger: true, verb: "release", done: "released"}
+	case lease.ActionRevert:
+		return actionWords{title: "REVERT", danger: true, verb: "revert", done: "reverted"}
 	}
 	return actionWords{title: "ACQUIRE", verb: "acquire", done: "acquired"}
 }
@@ -42,6 +44,9 @@ type target struct {
 }
 
 func (m Model) target() (target, bool) {
+	if m.screen.audit() {
+		return m.auditTarget()
+	}
 	if m.screen.detail() {
 		return target{m.detail.store, m.detail.entry, m.detail.found}, true
 	}
@@ -54,25 +59,37 @@ func (m Model) target() (target, bool) {
 
 // blocked says why action cannot run on the target now, "" when it can.
 func (m Model) blocked(action lease.Action) string {
+	if action == lease.ActionRevert {
+		return m.revertBlocked()
+	}
 	t, ok := m.target()
 	if !ok {
 		return "no lease selected"
 	}
-	s, ok := m.byName[t.store]
+	if why := m.storeBlocked(t.store); why != "" {
+		return why
+	}
+	if action == lease.ActionRelease {
+		if err := lease.CheckReleasable(lease.Observe(t.store, t.entry, t.found, m.now, m.th)); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+// storeBlocked says why no action can write to the store named name now,
+// "" when one can.
+func (m Model) storeBlocked(name string) string {
+	s, ok := m.byName[name]
 	switch {
 	case !ok:
-		return fmt.Sprintf("unknown store %q", t.store)
+		return fmt.Sprintf("store %s is not in this console", safetext.Clean(name))
 	case m.opts.ReadOnly:
 		return "leasectl runs read-only (--read-only or read_only in the config)"
 	case s.src.ReadOnly:
 		return fmt.Sprintf("store %s is read-only (read_only in the config)", s.src.Name)
 	case s.backend == nil:
 		return fmt.Sprintf("store %s is not connected", s.src.Name)
-	}
-	if action == lease.ActionRelease {
-		if err := lease.CheckReleasable(lease.Observe(t.store, t.entry, t.found, m.now, m.th)); err != nil {
-			return err.Error()
-		}
 	}
 	return ""
 }
@@ -188,6 +205,10 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 	switch {
 	case audit && !ae.Ran:
 		m.status.Set(statusError, fmt.Sprintf("refused: audit log not writable; nothing was written (%s %s: %v)", req.Action, where, ae.Err))
+	case changed && req.Action == lease.ActionRevert:
+		cmd = m.applyObservation(act, ce.Current)
+		m.status.Set(statusWarn, fmt.Sprintf("refused: the key changed since: %s is now %s (revision %d, the action wrote %d); nothing was written%s",
+			where, describe(ce.Current.Status), ce.Current.Revision(), ce.Seen, auditNote))
 	case changed:
 		cmd = m.applyObservation(act, ce.Current)
 		m.status.Set(statusWarn, fmt.Sprintf("changed since you looked: %s is now %s (revision %d, you saw %d); nothing was written%s",
@@ -220,6 +241,10 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 		r := res.After.Status.Record
 		m.status.Set(statusWarn, fmt.Sprintf("%s, but the write had landed before it could be stopped: revision %d, %s",
 			stopped, res.Revision, describeWritten(req.Action, r, now)))
+	case req.Action == lease.ActionRevert:
+		cmd = m.applyObservation(act, res.After)
+		m.status.Set(statusOK, fmt.Sprintf("won: reverted %s to the value before that action: revision %d, %s",
+			where, res.Revision, describe(res.After.Status)))
 	case req.Action == lease.ActionRelease:
 		cmd = m.applyObservation(act, res.After)
 		m.status.Set(statusOK, fmt.Sprintf("released %s: tombstone at revision %d; the fleet's next trigger wins", where, res.Revision))
@@ -228,6 +253,10 @@ func (m *Model) onActionDone(msg actionDoneMsg) tea.Cmd {
 		r := res.After.Status.Record
 		m.status.Set(statusOK, fmt.Sprintf("won: %s %s at revision %d, held by %s until %s (%s)",
 			wordsFor(req.Action).done, where, res.Revision, r.HolderID, timetext.Clock(r.ExpiresAtUnix), timetext.Countdown(now, r.ExpiresAtUnix)))
+	}
+	if m.screen.audit() {
+		// The action is in the log now: show it.
+		cmd = tea.Batch(cmd, m.loadAudit())
 	}
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/stores"
@@ -66,6 +67,9 @@ type dialog struct {
 	found  bool
 	// holder is who the action writes as, for the texts and the preview.
 	holder string
+	// revert is the audit entry a revert writes back the value before of
+	// (auditview.go); entry is then its key as that action left it.
+	revert *audit.Entry
 
 	fields []field
 	focus  int
@@ -77,6 +81,9 @@ type dialog struct {
 	// stale is set when the key changed after the dialog opened: the
 	// action will then fail with "changed since you looked".
 	stale bool
+	// mark is the store's: its colour, the production banner, and since
+	// when what the dialog shows is stale (the store is in error).
+	mark storeMark
 
 	// fresh is the record a takeover would write with the ttl typed so far.
 	fresh   lease.Record
@@ -119,7 +126,7 @@ func newDialog(s *Styles, k KeyMap, th lease.Thresholds, now time.Time, action l
 		names = []string{fieldTTL}
 	case lease.ActionTakeover:
 		names = []string{fieldTTL, fieldReason, fieldConfirm}
-	case lease.ActionRelease:
+	case lease.ActionRelease, lease.ActionRevert:
 		names = []string{fieldReason, fieldConfirm}
 	}
 	for _, n := range names {
@@ -174,6 +181,16 @@ func (d *dialog) SetStale(stale bool) {
 	if stale != d.stale {
 		d.stale = stale
 		d.changed(false, true)
+	}
+}
+
+// SetMark sets the mark of the dialog's store: a production store's
+// dialog carries a banner, and one on a store in error says that what it
+// shows is stale, and since when.
+func (d *dialog) SetMark(mk storeMark) {
+	if mk != d.mark {
+		d.mark = mk
+		d.changed(true, false)
 	}
 }
 
@@ -297,6 +314,12 @@ func (d dialog) request() (lease.Request, string, error) {
 			}
 		}
 	}
+	if d.revert != nil {
+		// The request is the audit package's: the value before, against
+		// the revision the action wrote.
+		r, err := audit.RevertRequest(*d.revert, req.Reason)
+		return r, "", err
+	}
 	return req, "", nil
 }
 
@@ -410,7 +433,12 @@ func (d dialog) frame(c *dialogCache, text string, w int) string {
 // edge is the ink of the box's border, kept in c.
 func (d dialog) edge(c *dialogCache) ink {
 	if !c.edgeOK {
-		c.edge, c.edgeOK = inkOf(lipgloss.NewStyle().Foreground(d.styles.Dialog.GetBorderTopForeground())), true
+		fg := d.styles.Dialog.GetBorderTopForeground()
+		if d.mark.production && !d.styles.plain {
+			// The frame of a production dialog is the banner's colour.
+			fg = d.styles.ProductionBanner.GetBackground()
+		}
+		c.edge, c.edgeOK = inkOf(lipgloss.NewStyle().Foreground(fg)), true
 	}
 	return c.edge
 }
@@ -429,7 +457,18 @@ func (d dialog) headLines(c *dialogCache, w int) []string {
 	}
 	var lines []string
 	add := func(l ...string) { lines = append(lines, l...) }
-	add(ts.Render(title)+"  "+s.StoreName.Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(safetext.Key(d.entry.Key), max(w-len(title)-len(d.store)-5, 8)), "")
+	if d.mark.production {
+		add(s.ProductionBanner.Render(pad(safetext.Truncate(" PRODUCTION · "+safetext.Clean(d.store), w), w)), "")
+	}
+	add(ts.Render(title)+"  "+s.storeStyle(s.StoreName, d.mark.color, false).Render(safetext.Clean(d.store))+s.Dim.Render(" / ")+safetext.Truncate(safetext.Key(d.entry.Key), max(w-len(title)-len(d.store)-5, 8)), "")
+	if age, ok := d.mark.staleFor(d.now); ok {
+		seen := lease.UnixSeconds(d.now)
+		for _, l := range wrap(fmt.Sprintf("STALE %s: store %s is in error, so this is the lease as last seen %s, not now. The action reads the key again and writes only if it is unchanged.",
+			timetext.Coarse(age), safetext.Clean(d.store), timetext.Ago(seen, seen-min(age, seen))), w) {
+			add(s.StaleTag.Render(l))
+		}
+		add("")
+	}
 
 	cur := lease.Status{State: lease.Absent}
 	if d.found {
@@ -449,6 +488,8 @@ func (d dialog) headLines(c *dialogCache, w int) []string {
 		if cur.State == lease.Held {
 			add(s.StatusWarn.Render("This lease is live: its holder may still be exporting, and the next winner will export again."))
 		}
+	case lease.ActionRevert:
+		add(d.revertHead(w)...)
 	}
 	add("")
 	b := s.Dialog.GetBorderStyle()
@@ -466,7 +507,11 @@ func (d dialog) footLines(c *dialogCache, w int) []string {
 	s := d.styles
 	lines := []string{""}
 	if d.stale {
-		lines = append(lines, s.StatusWarn.Render(safetext.Truncate("Changed since this dialog opened: confirming will fail and show the new state.", w)))
+		text := "Changed since this dialog opened: confirming will fail and show the new state."
+		if d.revert != nil {
+			text = "The key changed since that action wrote it: the revert will be refused."
+		}
+		lines = append(lines, s.StatusWarn.Render(safetext.Truncate(text, w)))
 	}
 	switch {
 	case d.busy:

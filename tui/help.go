@@ -16,6 +16,9 @@ type helpView struct {
 	model         help.Model
 	// full is the key map of the view beneath the full help.
 	full KeyMap
+	// audit is set when the console has an audit log (L): the help
+	// explains its filter and revert.
+	audit bool
 }
 
 func newHelpView(s *Styles) helpView {
@@ -67,7 +70,18 @@ func (h helpView) View() string {
 		"  " + s.FlagOverdue.Render("overdue") + "    expired for longer than one period: no round was triggered, the fleet may be down",
 		"  " + s.FlagUnfinished.Render("unfinished") + " expired without a completion cursor: the winner crashed or overran",
 		"  " + s.Changed.Render("•") + "          the row changed in the last 2 seconds",
+		"  " + s.StaleTag.Render("~ stale 2m") + " its store is in error: the row is as last seen, 2 minutes ago",
 		"",
+	}
+	if h.audit {
+		lines = append(lines,
+			s.Title.Render("Audit log")+s.Dim.Render("  (L: operator actions, newest first)"),
+			"  / filters with terms that must all match: store:NAME key:TEXT op:NAME outcome:won action:takeover",
+			"    id:PREFIX reason:TEXT, or any text found in one of them; case does not matter",
+			"  enter shows the record before and after; u reverts an action that won: a compare-and-swap",
+			"    against the revision it wrote, refused if anything wrote the key since",
+			"",
+		)
 	}
 	for _, l := range wrap("Every write is a compare-and-swap against the revision on screen and is audited; if the key changed since, nothing is written.", max(h.width, 20)) {
 		lines = append(lines, s.Dim.Render(l))

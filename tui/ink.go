@@ -35,9 +35,14 @@ type inks struct {
 	// flag are the flags' tags, in lease.AllFlags order.
 	flag  [4][2]ink
 	state map[lease.State][2]ink
+	// stale is the ink of every cell of a stale row, staleTag its mark.
+	stale, staleTag [2]ink
+	// store is the store cell of each store with a colour: [0] current,
+	// [1] stale (faint), each plain and over the selection.
+	store map[string][2][2]ink
 }
 
-func newInks(s *Styles) inks {
+func newInks(s *Styles, marks map[string]storeMark) inks {
 	pair := func(st lipgloss.Style) [2]ink {
 		return [2]ink{inkOf(st), inkOf(st.Inherit(s.Selected))}
 	}
@@ -45,10 +50,17 @@ func newInks(s *Styles) inks {
 		cell: pair(s.Cell), expired: pair(s.RowExpired), corrupt: pair(s.RowCorrupt), dim: pair(s.Dim),
 		changed: pair(s.Changed),
 		flag:    [4][2]ink{pair(s.FlagCompleted), pair(s.FlagSkewed), pair(s.FlagOverdue), pair(s.FlagUnfinished)},
-		state:   map[lease.State][2]ink{},
+		stale:   pair(s.RowStale), staleTag: pair(s.StaleTag),
+		state: map[lease.State][2]ink{},
+		store: map[string][2][2]ink{},
 	}
 	for _, st := range []lease.State{lease.Absent, lease.Tombstone, lease.Held, lease.Expired, lease.Corrupt} {
 		k.state[st] = pair(s.state(st))
+	}
+	for name, mk := range marks {
+		if mk.color != "" {
+			k.store[name] = [2][2]ink{pair(s.storeStyle(s.Cell, mk.color, false)), pair(s.storeStyle(s.RowStale, mk.color, true))}
+		}
 	}
 	return k
 }

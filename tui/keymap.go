@@ -23,6 +23,9 @@ type KeyMap struct {
 	// Operator actions. Dangerous ones are capital letters.
 	Acquire, Takeover, Release key.Binding
 
+	// Audit opens the audit log; Revert reverts the selected entry there.
+	Audit, Revert key.Binding
+
 	// Dialog fields.
 	NextField, PrevField, Submit key.Binding
 
@@ -57,6 +60,9 @@ func DefaultKeyMap() KeyMap {
 		Takeover: key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "takeover")),
 		Release:  key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "release")),
 
+		Audit:  key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "audit log")),
+		Revert: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "revert")),
+
 		NextField: key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab", "next field")),
 		PrevField: key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab", "previous field")),
 		Submit:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
@@ -83,10 +89,14 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	if desc == "move" {
 		move.SetEnabled(false)
 	}
+	// "L log" rather than the full help's "L audit log": the table's line
+	// keeps "q quit" at 100 columns.
+	audit := k.Audit
+	audit.SetHelp("L", "log")
 	return []key.Binding{
 		k.Submit, k.NextField, k.ApplyFilter,
 		move, k.Detail, k.Filter,
-		k.Acquire, k.Takeover, k.Release, k.Refresh,
+		k.Acquire, k.Takeover, k.Release, k.Revert, k.Refresh, audit,
 		k.Back, k.Help, k.Quit,
 	}
 }
@@ -95,8 +105,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Detail, k.Filter, k.ApplyFilter, k.Sort, k.SortReverse, k.Refresh},
-		{k.Acquire, k.Takeover, k.Release, k.NextField, k.PrevField, k.Submit},
+		{k.Detail, k.Filter, k.ApplyFilter, k.Sort, k.SortReverse, k.Refresh, k.Audit},
+		{k.Acquire, k.Takeover, k.Release, k.Revert, k.NextField, k.PrevField, k.Submit},
 		{k.Back, k.Help, k.Quit, k.Interrupt},
 	}
 }
@@ -112,7 +122,7 @@ func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{
 		&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom,
 		&k.Filter, &k.ApplyFilter, &k.Sort, &k.SortReverse, &k.Detail, &k.Refresh,
-		&k.Acquire, &k.Takeover, &k.Release,
+		&k.Acquire, &k.Takeover, &k.Release, &k.Audit, &k.Revert,
 		&k.NextField, &k.PrevField, &k.Submit,
 		&k.Help, &k.Back, &k.Quit, &k.Interrupt,
 	}

@@ -24,6 +24,8 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case s == screenFilter:
 		return m.filterKey(k)
+	case s == screenAudit:
+		return m.auditKey(k)
 	case s == screenDetail:
 		return m.detailKey(k)
 	case s == screenTable:
@@ -41,6 +43,9 @@ func (m *Model) onPaste(p tea.PasteMsg) tea.Cmd {
 	case m.screen == screenFilter:
 		m.filter, cmd = m.filter.Update(p)
 		m.table.SetFilter(m.filter.Value(), m.rows)
+	case m.screen == screenAudit && m.audit.mode == auditFilter:
+		m.audit.input, cmd = m.audit.input.Update(p)
+		m.audit.SetFilter(m.audit.input.Value())
 	}
 	return cmd
 }
@@ -79,6 +84,8 @@ func (m *Model) tableKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.openDetail()
 	case key.Matches(k, m.keys.Refresh):
 		return m.refreshAll()
+	case key.Matches(k, enabled(m.keys.Audit)):
+		return m.openAudit()
 	default:
 		if cmd, ok := m.actionKey(k); ok {
 			return cmd
@@ -196,6 +203,13 @@ type keysState struct {
 	action lease.Action
 	fields int
 	busy   bool
+	// The audit view: its mode, whether it is filtered or has entries,
+	// and the selected entry's id and outcome.
+	auditMode     auditMode
+	auditFiltered bool
+	auditRows     bool
+	auditSel      string
+	auditOutcome  lease.Outcome
 }
 
 // keysNow returns the state the key map depends on now.
@@ -209,6 +223,12 @@ func (m *Model) keysNow() keysState {
 	}
 	if m.screen.dialog() {
 		k.action, k.fields, k.busy = m.dialog.action, len(m.dialog.fields), m.dialog.busy
+	}
+	if m.screen.audit() {
+		k.auditMode, k.auditFiltered, k.auditRows = m.audit.mode, m.audit.filter != "", len(m.audit.shown) > 0
+		if e, ok := m.audit.Selected(); ok {
+			k.auditSel, k.auditOutcome = e.ID, e.Outcome
+		}
 	}
 	return k
 }
@@ -227,7 +247,7 @@ func (m *Model) syncKeys() {
 		}
 		m.help.SetKeys(m.keysFor(under))
 	}
-	m.table.keys, m.detail.keys, m.dialog.keys = m.keys, m.keys, m.keys
+	m.table.keys, m.detail.keys, m.dialog.keys, m.audit.keys = m.keys, m.keys, m.keys, m.keys
 }
 
 // keysFor returns the key map of a screen: every binding that does nothing
@@ -256,6 +276,11 @@ func (m Model) keysFor(s screen) KeyMap {
 			k.Back.SetHelp("esc", "clear filter")
 		}
 		m.enableActions(&k)
+		if m.opts.Audit != nil {
+			on(&k.Audit)
+		}
+	case s == screenAudit:
+		m.auditKeys(&k)
 	case s == screenFilter:
 		on(&k.ApplyFilter, &k.Back)
 		k.Back.SetHelp("esc", "clear filter")

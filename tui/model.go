@@ -48,6 +48,9 @@ type Options struct {
 	// then read back, within the backend's own bound); the dialog counts
 	// it down. Zero means 15s, the command line's default --timeout.
 	ActionTimeout time.Duration
+	// Audit is the operator audit trail the audit view (L) shows and
+	// reverts from; nil: no audit view.
+	Audit AuditSource
 	// Notices carries warnings from outside the console — the audit log's,
 	// e.g. that it repaired a line cut short — shown in the status line as
 	// they come; nil for none. Senders must not block on it.
@@ -80,6 +83,7 @@ type Model struct {
 	table  table
 	pane   storesPane
 	detail detail
+	audit  auditView
 	dialog dialog
 	help   helpView
 	status statusLine
@@ -141,6 +145,8 @@ func New(opts Options) Model {
 		stylesGen: nextGen(),
 	}
 	m.detail = newDetail(styles, keys, th, time.Local)
+	m.audit = newAuditView(styles, keys, th, time.Local)
+	m.help.audit = opts.Audit != nil
 	m.filter = textinput.New()
 	m.filter.Prompt = "/ "
 	m.filter.Placeholder = "key, holder, state or store"
@@ -175,7 +181,7 @@ func (m Model) Init() tea.Cmd {
 }
 
 // setLocation sets the zone the detail view shows local times in.
-func (m *Model) setLocation(loc *time.Location) { m.detail.loc = loc }
+func (m *Model) setLocation(loc *time.Location) { m.detail.loc, m.audit.loc = loc, loc }
 
 // Close ends every watch and closes every store the console opened. Call it
 // once the program has returned.
@@ -208,6 +214,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.setStyles(NewStyles(msg.IsDark()))
 	case tickMsg:
 		m.detail.SetNow(m.now)
+		if m.screen.audit() {
+			m.audit.SetNow(m.now)
+		}
 		if m.screen.dialog() {
 			m.dialog.SetNow(m.now)
 		}
@@ -229,6 +238,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.onListed(msg)
 	case historyMsg:
 		m.onHistory(msg)
+	case auditLoadedMsg:
+		m.onAuditLoaded(msg)
 	case dialogSubmitMsg:
 		cmd = m.onSubmit(msg)
 	case actionDoneMsg:
@@ -246,11 +257,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.syncStores()
 	}
 	m.syncKeys()
+	m.syncDialogMark()
 	return m, cmd
 }
 
 // syncStores hands the stores' state to the stores pane.
-func (m *Model) syncStores() { m.pane.SetStores(m.storeLines(), m.now) }
+func (m *Model) syncStores() {
+	m.syncMarks()
+	m.pane.SetStores(m.storeLines(), m.now)
+}
 
 // setSize lays the screen out.
 func (m *Model) setSize(w, h int) {
@@ -262,6 +277,7 @@ func (m *Model) setSize(w, h int) {
 	m.filter.SetWidth(min(max(m.width-30, 10), 60))
 	m.table.SetSize(m.width, l.body)
 	m.detail.SetSize(m.width, l.body)
+	m.audit.SetSize(m.width, l.body)
 	if m.screen.dialog() {
 		m.dialog.SetSize(m.width, m.height)
 	}
@@ -331,6 +347,7 @@ func (m *Model) setStyles(s Styles) {
 	m.stylesGen = nextGen()
 	m.table.SetStyles(m.styles)
 	m.detail.render()
+	m.audit.SetStyles(m.styles)
 	if m.dialog.styles != nil {
 		m.dialog.SetStyles(m.styles)
 	}
@@ -339,10 +356,11 @@ func (m *Model) setStyles(s Styles) {
 	m.filter.SetStyles(s.Input)
 }
 
-// filterShown reports whether the footer shows the filter line: while it is
-// typed, and while a filter is kept.
+// filterShown reports whether the footer shows the table's filter line:
+// while it is typed, and while a filter is kept, except under the audit
+// log, which shows its own.
 func (m Model) filterShown() bool {
-	return m.screen == screenFilter || m.table.filter != ""
+	return m.screen == screenFilter || (m.table.filter != "" && !m.screen.audit())
 }
 
 // storeLines summarises the stores for the stores pane.
@@ -353,6 +371,7 @@ func (m Model) storeLines() []storeLine {
 			name: s.src.Name, kind: s.src.Kind, readOnly: s.readOnly,
 			conn: s.conn, err: s.err, keys: m.rows.count[s.src.Name],
 			watch: s.watching, lastUpdate: s.lastUpdate, retryAt: s.retryAt,
+			color: s.src.Color, production: s.src.Production, stale: s.staleSince,
 		}
 	}
 	return out

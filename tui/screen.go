@@ -1,9 +1,9 @@
 package tui
 
 // screen is what the console shows and what the keyboard drives, as one
-// value: a view (the table, the table with the filter being typed, or the
-// details of a lease) and, over the table or the details, at most one layer
-// (an action's dialog or the full help). Combinations that cannot happen —
+// value: a view (the table, the table with the filter being typed, the
+// details of a lease, or the audit log) and, over any of them, at most one
+// layer (an action's dialog or the full help). Combinations that cannot happen —
 // a dialog over the help, the filter typed under the details — cannot be
 // represented.
 type screen uint8
@@ -25,15 +25,25 @@ const (
 	screenDetailHelp
 	// screenQuitting is the end: the program is quitting and draws nothing.
 	screenQuitting
+	// screenAudit is the audit log (auditView: its list, its filter being
+	// typed, or one entry).
+	screenAudit
+	// screenAuditDialog is a revert's dialog over the audit log.
+	screenAuditDialog
+	// screenAuditHelp is the full help, opened from the audit log.
+	screenAuditHelp
 )
 
 // base returns the view beneath the layer: screenDetail for the details and
-// what lies over them, screenTable for the table, the table being filtered
-// and what lies over the table, and screenQuitting for itself.
+// what lies over them, screenAudit for the audit log and what lies over it,
+// screenTable for the table, the table being filtered and what lies over
+// the table, and screenQuitting for itself.
 func (s screen) base() screen {
 	switch s {
 	case screenDetail, screenDetailDialog, screenDetailHelp:
 		return screenDetail
+	case screenAudit, screenAuditDialog, screenAuditHelp:
+		return screenAudit
 	case screenQuitting:
 		return screenQuitting
 	}
@@ -45,23 +55,36 @@ func (s screen) base() screen {
 func (s screen) detail() bool { return s.base() == screenDetail }
 
 // dialog reports whether an action's dialog is open.
-func (s screen) dialog() bool { return s == screenTableDialog || s == screenDetailDialog }
+func (s screen) dialog() bool {
+	return s == screenTableDialog || s == screenDetailDialog || s == screenAuditDialog
+}
 
 // help reports whether the full help is open.
-func (s screen) help() bool { return s == screenTableHelp || s == screenDetailHelp }
+func (s screen) help() bool {
+	return s == screenTableHelp || s == screenDetailHelp || s == screenAuditHelp
+}
+
+// audit reports whether the audit log is open, shown or beneath a layer.
+func (s screen) audit() bool { return s.base() == screenAudit }
 
 // withDialog returns s with an action's dialog over its view.
 func (s screen) withDialog() screen {
-	if s.detail() {
+	switch {
+	case s.detail():
 		return screenDetailDialog
+	case s.audit():
+		return screenAuditDialog
 	}
 	return screenTableDialog
 }
 
 // withHelp returns s with the full help over its view.
 func (s screen) withHelp() screen {
-	if s.detail() {
+	switch {
+	case s.detail():
 		return screenDetailHelp
+	case s.audit():
+		return screenAuditHelp
 	}
 	return screenTableHelp
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leasectl/leasectl/stores"
+	"github.com/leasectl/leasectl/timetext"
 )
 
 // Source is one store the console shows: how to reach it and how to label
@@ -23,6 +24,14 @@ type Source struct {
 	// on a store wrapped with stores.ReadOnly), so that the refusal does
 	// not rest on the console alone.
 	ReadOnly bool
+	// Color is the store's colour, which its rows, its line in the stores
+	// pane and its dialogs carry: a Lip Gloss colour, "#rrggbb" or an ANSI
+	// colour number ("196"); "" for none. The store's name is always
+	// written beside it, so the colour is never the only label.
+	Color string
+	// Production marks a store whose actions matter most: the stores pane
+	// says so, and every action dialog on it carries a banner.
+	Production bool
 	// Connect reaches the store and returns its Backend and the function
 	// that closes what Connect opened (nil when nothing needs closing). It
 	// runs in a command, never in Update, and is retried with backoff when
@@ -88,6 +97,111 @@ type storeState struct {
 	// gen numbers connection attempts, so a stale result is ignored.
 	gen        int
 	lastUpdate time.Time
+
+	// currentAt is the last moment the rows were known current: the last
+	// update at which a watched store was live without error, or the last
+	// listing of a store that is only listed (listedAt). staleSince is set,
+	// from it, while the store is in error, and cleared once the store is
+	// live again: its rows are then shown stale.
+	currentAt, listedAt time.Time
+	staleSince          time.Time
+}
+
+// inError reports whether the store is failing: a dial, a watch or a
+// listing failed and has not succeeded since.
+func (s *storeState) inError() bool { return s.conn == connFailed || s.err != nil }
+
+// trackStale moves the store's staleness on to now, when it has rows:
+// rows are current while the store is live without error, and stale from
+// the moment they were last known current once it is in error, until it is
+// live again (a store that reconnects stays stale until its snapshot is
+// complete). A store without rows has nothing stale: the rows a new
+// snapshot brings after a reset, or after a first dial that failed, are
+// fresh.
+func (s *storeState) trackStale(now time.Time, rows int) {
+	switch {
+	case rows == 0:
+		s.staleSince = time.Time{}
+	case s.conn == connLive && s.err == nil:
+		s.staleSince = time.Time{}
+		s.currentAt = now
+		if s.noWatch {
+			// A listing is current only when it is taken.
+			s.currentAt = s.listedAt
+		}
+	case s.inError() && s.staleSince.IsZero():
+		s.staleSince = s.currentAt
+		if s.staleSince.IsZero() {
+			// Rows of a snapshot the store never completed.
+			s.staleSince = now
+		}
+	}
+}
+
+// mark returns how the store's rows are marked now.
+func (s *storeState) mark() storeMark {
+	return storeMark{color: s.src.Color, production: s.src.Production, stale: s.staleSince}
+}
+
+// storeMark is how the rows and the dialogs of one store are marked: its
+// colour, whether it is production, and since when its rows are stale
+// (the zero time while they are current).
+type storeMark struct {
+	color      string
+	production bool
+	stale      time.Time
+}
+
+// staleFor returns how long the rows have been stale at now, in whole
+// seconds, and whether they are.
+func (k storeMark) staleFor(now time.Time) (uint64, bool) {
+	if k.stale.IsZero() {
+		return 0, false
+	}
+	return uint64(max(now.Unix()-k.stale.Unix(), 0)), true
+}
+
+// staleText is the mark of stale rows, "stale 2m"; "" for current ones.
+func (k storeMark) staleText(now time.Time) string {
+	d, ok := k.staleFor(now)
+	if !ok {
+		return ""
+	}
+	return "stale " + timetext.Coarse(d)
+}
+
+// syncMarks moves every store's staleness on to the clock and hands the
+// marks to the table, only when one changed (the table's rows are cached
+// for their store's staleness). An open dialog takes its store's mark in
+// syncDialogMark, after every message.
+func (m *Model) syncMarks() {
+	changed := len(m.table.marks) != len(m.srcs)
+	for _, s := range m.srcs {
+		s.trackStale(m.now, m.rows.count[s.src.Name])
+		if !changed {
+			old, ok := m.table.marks[s.src.Name]
+			changed = !ok || old != s.mark()
+		}
+	}
+	if changed {
+		marks := make(map[string]storeMark, len(m.srcs))
+		for _, s := range m.srcs {
+			marks[s.src.Name] = s.mark()
+		}
+		m.table.SetMarks(marks)
+	}
+}
+
+// syncDialogMark hands an open dialog its store's mark: whichever opened
+// it, an action's dialog shows the production banner and whether what it
+// shows is stale.
+func (m *Model) syncDialogMark() {
+	if !m.screen.dialog() {
+		return
+	}
+	if s, ok := m.byName[m.dialog.store]; ok {
+		m.dialog.SetMark(s.mark())
+	}
 }
 
 // fail records a failure and returns the delay before the next attempt.

@@ -27,6 +27,11 @@ type storeLine struct {
 	watch      bool
 	lastUpdate time.Time
 	retryAt    time.Time
+	// color and production are the store's (Source); stale is since when
+	// its rows are stale, the zero time while they are current.
+	color      string
+	production bool
+	stale      time.Time
 }
 
 // storesPane lists the stores: name, kind, connection state, key count and
@@ -87,7 +92,9 @@ func (l storeLine) same(o storeLine) bool {
 	a.err, b.err = nil, nil
 	a.lastUpdate, b.lastUpdate = time.Time{}, time.Time{}
 	a.retryAt, b.retryAt = time.Time{}, time.Time{}
+	a.stale, b.stale = time.Time{}, time.Time{}
 	return a == b && sameError(l.err, o.err) &&
+		l.stale.Unix() == o.stale.Unix() && l.stale.IsZero() == o.stale.IsZero() &&
 		l.lastUpdate.Unix() == o.lastUpdate.Unix() && l.lastUpdate.IsZero() == o.lastUpdate.IsZero() &&
 		l.retryAt.Unix() == o.retryAt.Unix() && l.retryAt.IsZero() == o.retryAt.IsZero()
 }
@@ -144,8 +151,11 @@ func (p storesPane) render() string {
 // and failing, with the mark of the worst.
 func (p storesPane) summary() string {
 	s := p.styles
-	var live, pending, failing int
+	var live, pending, failing, production int
 	for _, l := range p.lines {
+		if l.production {
+			production++
+		}
 		switch {
 		case l.conn == connFailed || l.err != nil:
 			failing++
@@ -169,6 +179,9 @@ func (p storesPane) summary() string {
 	if failing > 0 {
 		parts = append(parts, s.ConnError.Render(fmt.Sprintf("%d failing", failing)))
 	}
+	if production > 0 {
+		parts = append(parts, s.Production.Render(fmt.Sprintf("%d PRODUCTION", production)))
+	}
 	return dot + " " + strings.Join(parts, s.Dim.Render(" · "))
 }
 
@@ -185,8 +198,13 @@ func (p storesPane) line(l storeLine, nameW int) string {
 		dot, state = s.ConnLive.Render("●"), s.ConnLive.Render("live")
 	}
 	if l.err != nil && (l.conn == connSyncing || l.conn == connLive) {
-		// A transient watch error: the driver is retrying.
-		dot, state = s.ConnError.Render("●"), s.ConnError.Render("error: "+safetext.Clean(l.err.Error())+" (retrying)")
+		// A transient watch error: the driver is retrying. A store that is
+		// only listed is not retried: r lists it again.
+		again := " (retrying)"
+		if !l.watch {
+			again = " (r re-lists)"
+		}
+		dot, state = s.ConnError.Render("●"), s.ConnError.Render("error: "+safetext.Clean(l.err.Error())+again)
 	}
 	switch l.conn {
 	case connFailed:
@@ -200,11 +218,19 @@ func (p storesPane) line(l storeLine, nameW int) string {
 		}
 		dot, state = s.ConnError.Render("✗"), s.ConnError.Render(msg)
 	}
-	head := dot + " " + s.StoreName.Render(pad(safetext.Clean(l.name), nameW)) + " " + s.StoreKind.Render(safetext.Clean(l.kind))
+	head := dot + " " + s.storeStyle(s.StoreName, l.color, false).Render(pad(safetext.Clean(l.name), nameW)) + " " + s.StoreKind.Render(safetext.Clean(l.kind))
+	if l.production {
+		head += " " + s.Production.Render("PRODUCTION")
+	}
 	if l.readOnly {
 		head += " " + s.StatusWarn.Render("read-only")
 	}
-	parts := []string{head, state}
+	parts := []string{head}
+	if !l.stale.IsZero() && l.keys > 0 {
+		// Before the error, which may be cut at the screen's edge.
+		parts = append(parts, s.StaleTag.Render("rows "+storeMark{stale: l.stale}.staleText(p.now)))
+	}
+	parts = append(parts, state)
 	if l.conn == connLive || l.conn == connSyncing || l.keys > 0 {
 		keys := fmt.Sprintf("%d keys", l.keys)
 		if l.keys == 1 {

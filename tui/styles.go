@@ -38,6 +38,12 @@ type Styles struct {
 	StateHeld, StateExpired, StateCorrupt, StateTombstone, StateAbsent lipgloss.Style
 	// Changed is the marker of a row whose revision just changed.
 	Changed lipgloss.Style
+	// RowStale dims every row of a store in error: the rows are as last
+	// seen. StaleTag is their mark ("stale 2m"), which says so in words.
+	RowStale, StaleTag lipgloss.Style
+	// Production is the badge of a production store in the stores pane;
+	// ProductionBanner the banner of every action dialog on one.
+	Production, ProductionBanner lipgloss.Style
 	// FlagCompleted, FlagSkewed, FlagOverdue and FlagUnfinished are the
 	// flag tags.
 	FlagCompleted, FlagSkewed, FlagOverdue, FlagUnfinished lipgloss.Style
@@ -56,6 +62,9 @@ type Styles struct {
 	Help help.Styles
 	// Input styles text inputs (filter, dialog fields).
 	Input textinput.Styles
+
+	// plain is set for styles that render no attribute at all (tests).
+	plain bool
 }
 
 // NewStyles returns the styles for a dark (isDark) or light background.
@@ -94,16 +103,20 @@ func NewStyles(isDark bool) Styles {
 		RowExpired:   lipgloss.NewStyle().Foreground(yellow),
 		RowCorrupt:   lipgloss.NewStyle().Foreground(red),
 
-		StateHeld:      lipgloss.NewStyle().Bold(true).Foreground(green),
-		StateExpired:   lipgloss.NewStyle().Bold(true).Foreground(yellow),
-		StateCorrupt:   lipgloss.NewStyle().Bold(true).Foreground(red),
-		StateTombstone: lipgloss.NewStyle().Foreground(grey),
-		StateAbsent:    lipgloss.NewStyle().Foreground(grey).Italic(true),
-		Changed:        lipgloss.NewStyle().Bold(true).Foreground(cyan),
-		FlagCompleted:  lipgloss.NewStyle().Foreground(blue),
-		FlagSkewed:     lipgloss.NewStyle().Bold(true).Foreground(violet),
-		FlagOverdue:    lipgloss.NewStyle().Bold(true).Foreground(red),
-		FlagUnfinished: lipgloss.NewStyle().Foreground(yellow),
+		StateHeld:        lipgloss.NewStyle().Bold(true).Foreground(green),
+		StateExpired:     lipgloss.NewStyle().Bold(true).Foreground(yellow),
+		StateCorrupt:     lipgloss.NewStyle().Bold(true).Foreground(red),
+		StateTombstone:   lipgloss.NewStyle().Foreground(grey),
+		StateAbsent:      lipgloss.NewStyle().Foreground(grey).Italic(true),
+		Changed:          lipgloss.NewStyle().Bold(true).Foreground(cyan),
+		RowStale:         lipgloss.NewStyle().Foreground(grey),
+		StaleTag:         lipgloss.NewStyle().Bold(true).Foreground(yellow),
+		Production:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#FFFFFF")).Background(lipgloss.Color("#B3261E")).Padding(0, 1),
+		ProductionBanner: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("#FFFFFF")).Background(lipgloss.Color("#B3261E")),
+		FlagCompleted:    lipgloss.NewStyle().Foreground(blue),
+		FlagSkewed:       lipgloss.NewStyle().Bold(true).Foreground(violet),
+		FlagOverdue:      lipgloss.NewStyle().Bold(true).Foreground(red),
+		FlagUnfinished:   lipgloss.NewStyle().Foreground(yellow),
 
 		StatusInfo:  lipgloss.NewStyle().Foreground(fg),
 		StatusOK:    lipgloss.NewStyle().Foreground(green),
@@ -142,6 +155,7 @@ func plainStyles() Styles {
 		Header: p, HeaderSorted: p, Cell: p, Selected: p, RowExpired: p, RowCorrupt: p,
 		StateHeld: p, StateExpired: p, StateCorrupt: p, StateTombstone: p, StateAbsent: p,
 		Changed: p, FlagCompleted: p, FlagSkewed: p, FlagOverdue: p, FlagUnfinished: p,
+		RowStale: p, StaleTag: p, Production: p, ProductionBanner: p,
 		StatusInfo: p, StatusOK: p, StatusWarn: p, StatusError: p,
 		Dialog:       p.Border(lipgloss.RoundedBorder()).Padding(0, 1),
 		DialogTitle:  p,
@@ -149,7 +163,8 @@ func plainStyles() Styles {
 		Label:        p,
 		Panel:        p.Border(lipgloss.NormalBorder()).Padding(0, 1),
 		JSONKey:      p, JSONString: p, JSONNumber: p, JSONLiteral: p, JSONPunct: p,
-		Help: help.Styles{Ellipsis: p, ShortKey: p, ShortDesc: p, ShortSeparator: p, FullKey: p, FullDesc: p, FullSeparator: p},
+		Help:  help.Styles{Ellipsis: p, ShortKey: p, ShortDesc: p, ShortSeparator: p, FullKey: p, FullDesc: p, FullSeparator: p},
+		plain: true,
 	}
 	s.Input = textinput.Styles{
 		Focused: textinput.StyleState{Text: p, Placeholder: p, Suggestion: p, Prompt: p},
@@ -171,4 +186,19 @@ func (s Styles) state(st lease.State) lipgloss.Style {
 		return s.StateTombstone
 	}
 	return s.StateAbsent
+}
+
+// storeStyle returns base in a store's colour c (a Lip Gloss colour, ""
+// for none), faint for a stale row; plain styles stay plain.
+func (s Styles) storeStyle(base lipgloss.Style, c string, stale bool) lipgloss.Style {
+	if s.plain {
+		return base
+	}
+	if c != "" {
+		base = base.Foreground(lipgloss.Color(c))
+	}
+	if stale {
+		base = base.Faint(true)
+	}
+	return base
 }

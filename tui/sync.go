@@ -153,6 +153,11 @@ func (m *Model) onListed(msg listedMsg) tea.Cmd {
 			return m.retryLater(s, msg.err)
 		}
 		m.status.Set(statusError, fmt.Sprintf("store %s: re-list failed: %v", s.src.Name, msg.err))
+		if !s.watching {
+			// The listing is all there is of a store not watched: its
+			// rows are stale until one succeeds.
+			s.err = msg.err
+		}
 		return nil
 	}
 	m.rows.replace(s.src.Name, msg.entries, msg.since, m.now, s.synced)
@@ -162,7 +167,7 @@ func (m *Model) onListed(msg listedMsg) tea.Cmd {
 	// The store answered: an error its watch reported is past (a watch
 	// that resumes after an outage sends nothing until a key changes).
 	s.err = nil
-	s.lastUpdate = m.now
+	s.lastUpdate, s.listedAt = m.now, m.now
 	return m.rowsChanged()
 }
 

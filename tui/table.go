@@ -77,6 +77,9 @@ type table struct {
 	sortBy column
 	desc   bool
 
+	// marks are the stores' marks (colour, staleness), by store name.
+	marks map[string]storeMark
+
 	cursor, offset int
 	selected       rowKey
 	hasSelected    bool
@@ -95,8 +98,24 @@ func newTable(s *Styles, k KeyMap, th lease.Thresholds) table {
 // SetStyles restyles the table after a change of s.
 func (t *table) SetStyles(s *Styles) {
 	t.styles = s
-	t.inks = newInks(s)
+	t.inks = newInks(s, t.marks)
 	t.inksGen = nextGen()
+}
+
+// SetMarks sets the stores' marks. A change of colour repaints every row; a
+// change of staleness only the rows of that store, which the cache keeps
+// for their store's staleness.
+func (t *table) SetMarks(marks map[string]storeMark) {
+	recolor := len(marks) != len(t.marks)
+	for name, mk := range marks {
+		if old, ok := t.marks[name]; !ok || old.color != mk.color {
+			recolor = true
+		}
+	}
+	t.marks = marks
+	if recolor && t.styles != nil {
+		t.SetStyles(t.styles)
+	}
 }
 
 // SetSize sets the table's size, header included.
@@ -286,9 +305,11 @@ type layoutKey struct {
 	inks                        uint64
 }
 
-// cachedRow is one rendered row and what it was rendered for.
+// cachedRow is one rendered row and what it was rendered for; stale is
+// since when its store's rows are stale (Unix nanoseconds, 0: current).
 type cachedRow struct {
 	sec       int64
+	stale     int64
 	sel, mark bool
 	frame     uint64
 	text      string
@@ -334,16 +355,21 @@ func (c *tableCache) header(t table, specs []colSpec) string {
 func (c *tableCache) row(t table, r *row, selected bool, specs []colSpec, fits bool) string {
 	sec := t.now.Unix()
 	mark := t.marked(r)
-	if cr, ok := c.rows[r]; ok && cr.sec == sec && cr.sel == selected && cr.mark == mark {
+	mk := t.marks[r.store]
+	var stale int64
+	if !mk.stale.IsZero() {
+		stale = mk.stale.UnixNano()
+	}
+	if cr, ok := c.rows[r]; ok && cr.sec == sec && cr.sel == selected && cr.mark == mark && cr.stale == stale {
 		cr.frame = c.frame
 		c.rows[r] = cr
 		return cr.text
 	}
-	text := t.renderRow(r, selected, specs, fits)
+	text := t.renderRow(r, selected, specs, fits, mk)
 	if c.rows == nil {
 		c.rows = make(map[*row]cachedRow)
 	}
-	c.rows[r] = cachedRow{sec: sec, sel: selected, mark: mark, frame: c.frame, text: text}
+	c.rows[r] = cachedRow{sec: sec, stale: stale, sel: selected, mark: mark, frame: c.frame, text: text}
 	return text
 }
 
@@ -381,10 +407,16 @@ func (t table) marked(r *row) bool {
 	return r.changedAt != 0 && t.now.Sub(r.changed()) < changeMark
 }
 
+// staleMark is the change-column mark of a stale row, which shows even
+// where the flags column, and the "stale 2m" in it, gave way.
+const staleMark = "~"
+
 // renderRow renders one row: its classification is the row set's, kept
 // current at the clock (rowSet.tick), and its countdowns are shown at the
-// table's clock.
-func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) string {
+// table's clock. The row of a store in error (mk) is dimmed, marked in the
+// change column and tagged with the age of its data ("stale 2m") at the
+// head of its flags; its store cell keeps the store's colour, faint.
+func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool, mk storeMark) string {
 	st := r.status
 	now := lease.UnixSeconds(t.now)
 	sel := 0
@@ -398,28 +430,50 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 	case lease.Corrupt:
 		base = t.inks.corrupt[sel]
 	}
+	staleTag := mk.staleText(t.now)
+	stale := staleTag != ""
+	if stale {
+		base = t.inks.stale[sel]
+		// The tag may push the flags past their column: the line is cut
+		// at the screen's edge.
+		fits = false
+	}
+	storeInk := base
+	if k, ok := t.inks.store[r.store]; ok {
+		storeInk = k[0][sel]
+		if stale {
+			storeInk = k[1][sel]
+		}
+	}
 	var b strings.Builder
 	b.Grow(t.width * 2)
 	marker, changed := " ", " "
 	if selected {
 		marker = "▶"
 	}
-	if t.marked(r) {
+	changedInk := t.inks.changed[sel]
+	switch {
+	case stale:
+		changed, changedInk = staleMark, t.inks.staleTag[sel]
+	case t.marked(r):
 		changed = "•"
 	}
 	b.WriteString(base.paint(marker))
-	b.WriteString(t.inks.changed[sel].paint(changed))
+	b.WriteString(changedInk.paint(changed))
 	rec := st.Record
 	for _, c := range specs {
 		var text string
 		cs := base
 		switch c.col {
 		case colStore:
-			text = safetext.Clean(r.store)
+			text, cs = safetext.Clean(r.store), storeInk
 		case colKey:
 			text = elideKey(safetext.Key(r.entry.Key), c.width)
 		case colState:
-			text, cs = st.State.String(), t.inks.state[st.State][sel]
+			text = st.State.String()
+			if !stale {
+				cs = t.inks.state[st.State][sel]
+			}
 		case colHolder:
 			switch st.State {
 			case lease.Held, lease.Expired:
@@ -427,7 +481,10 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 			case lease.Corrupt:
 				text = safetext.Truncate(st.Reason, c.width)
 			case lease.Tombstone:
-				text, cs = "— (released)", t.inks.dim[sel]
+				text = "— (released)"
+				if !stale {
+					cs = t.inks.dim[sel]
+				}
 			}
 		case colAcquired:
 			if st.State == lease.Held || st.State == lease.Expired {
@@ -447,7 +504,13 @@ func (t table) renderRow(r *row, selected bool, specs []colSpec, fits bool) stri
 		case colRev:
 			text = strconv.FormatUint(r.entry.Revision, 10)
 		case colFlags:
-			t.flags(&b, st.Flags, c.width, sel)
+			w := c.width
+			if stale {
+				b.WriteString(t.inks.staleTag[sel].paint(staleTag))
+				b.WriteString(base.paint(" "))
+				w -= len(staleTag) + 1
+			}
+			t.flags(&b, st.Flags, w, sel)
 			continue
 		}
 		cell := pad(text, c.width)

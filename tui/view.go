@@ -39,6 +39,8 @@ func (m Model) render() string {
 		body = clip(m.help.View(), m.width)
 	case s.detail():
 		body = clip(m.detail.View(), m.width)
+	case s.audit():
+		body = clip(m.audit.View(), m.width)
 	default:
 		body = m.table.View() // rows are laid out to the width
 	}

@@ -65,15 +65,18 @@ func consoleOptions(c *webclient.Client, sess webapi.Session) (tui.Options, erro
 			return tui.Options{}, err
 		}
 		sources[i] = tui.Source{
-			Name:     st.Name,
-			Kind:     st.Kind,
-			ReadOnly: sess.ReadOnly || st.ReadOnly,
+			Name:       st.Name,
+			Kind:       st.Kind,
+			ReadOnly:   sess.ReadOnly || st.ReadOnly,
+			Color:      st.Color,
+			Production: st.Production,
 			Connect: func(context.Context) (tui.Backend, func() error, error) {
 				return b, nil, nil // nothing to open: every call is a request
 			},
 		}
 	}
-	return tui.Options{Sources: sources, Operator: sess.Operator, ReadOnly: sess.ReadOnly}, nil
+	// The audit view shows the server's log, and reverts through it.
+	return tui.Options{Sources: sources, Operator: sess.Operator, ReadOnly: sess.ReadOnly, Audit: c}, nil
 }
 
 // pageOrigin is the origin that served the page, "" when there is none to

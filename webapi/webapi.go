@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/stores"
 )
@@ -47,6 +48,9 @@ const (
 	// PathActions (POST, Action) runs an operator action; answers
 	// ActionAnswer.
 	PathActions = "/api/v1/stores/{store}/actions"
+	// PathAudit (GET) answers the server's audit log: a JSON array of
+	// AuditEntry, oldest first, of the stores the server serves.
+	PathAudit = "/api/v1/audit"
 )
 
 // RequestHeader must be set (to "1") on every API request: an HTML form
@@ -92,6 +96,12 @@ type Store struct {
 	// Watch and History say which optional capabilities the store has.
 	Watch   bool `json:"watch"`
 	History bool `json:"history"`
+	// Color is the store's colour in the console, as configured: a Lip
+	// Gloss colour, "#rrggbb" or an ANSI colour number; "" for none.
+	Color string `json:"color,omitempty"`
+	// Production marks a store configured as production: the console
+	// shows a banner in every action dialog on it.
+	Production bool `json:"production"`
 	// Error is why the store is unreachable now; empty when it is healthy
 	// (or its health was not asked).
 	Error string `json:"error,omitempty"`
@@ -237,8 +247,10 @@ func (w Event) ToEvent() (stores.Event, error) {
 
 // Action is the body of a POST to PathActions: what the operator saw and
 // typed. It names no operator and no holder: the server knows who asks.
+// A revert carries no value either: the server finds the entry it reverts
+// in its own audit log and writes back the value that log holds.
 type Action struct {
-	// Action is "acquire", "takeover" or "release".
+	// Action is "acquire", "takeover", "release" or "revert".
 	Action lease.Action `json:"action"`
 	// Key, or KeyB64 for a key that is not valid UTF-8.
 	Key    string `json:"key"`
@@ -250,13 +262,16 @@ type Action struct {
 	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
 	// Reason goes to the audit trail.
 	Reason string `json:"reason,omitempty"`
+	// Reverts is, for a revert, the id of the audit entry it reverts.
+	Reverts string `json:"reverts,omitempty"`
 }
 
-// FromRequest converts an operator request for the wire. Holder and
-// AnyRevision do not cross: the gateway always acts as the session's
-// operator and against the revision seen.
+// FromRequest converts an operator request for the wire. Holder,
+// AnyRevision and a revert's Value do not cross: the gateway always acts
+// as the session's operator, against the revision seen, and writes back
+// what its own audit log holds.
 func FromRequest(req lease.Request) Action {
-	a := Action{Action: req.Action, Seen: req.Seen, TTLSeconds: int64(req.TTL / time.Second), Reason: req.Reason}
+	a := Action{Action: req.Action, Seen: req.Seen, TTLSeconds: int64(req.TTL / time.Second), Reason: req.Reason, Reverts: req.Reverts}
 	a.Key, a.KeyB64 = encodeText(req.Key)
 	return a
 }
@@ -267,7 +282,50 @@ func (a Action) ToRequest() (lease.Request, error) {
 	if err != nil {
 		return lease.Request{}, fmt.Errorf("webapi: key: %w", err)
 	}
-	return lease.Request{Action: a.Action, Key: key, Seen: a.Seen, TTL: time.Duration(a.TTLSeconds) * time.Second, Reason: a.Reason}, nil
+	return lease.Request{Action: a.Action, Key: key, Seen: a.Seen, TTL: time.Duration(a.TTLSeconds) * time.Second, Reason: a.Reason,
+		Reverts: a.Reverts}, nil
+}
+
+// AuditEntry is an audit.Entry on the wire, with the field names of
+// `leasectl audit -o json`. Time is RFC 3339 in UTC. Values are base64 of
+// their exact bytes: null for none (absent, never read, nothing written),
+// "" for a tombstone.
+type AuditEntry struct {
+	ID             string    `json:"id"`
+	Time           time.Time `json:"time"`
+	Operator       string    `json:"operator"`
+	Host           string    `json:"host"`
+	Store          string    `json:"store"`
+	Key            string    `json:"key"`
+	Action         string    `json:"action"`
+	Reason         string    `json:"reason"`
+	Reverts        string    `json:"reverts,omitempty"`
+	Seen           uint64    `json:"seen,omitempty"`
+	RevisionBefore uint64    `json:"revision_before"`
+	ValueBefore    []byte    `json:"value_before"`
+	ValueAfter     []byte    `json:"value_after"`
+	RevisionAfter  uint64    `json:"revision_after"`
+	Outcome        string    `json:"outcome"`
+	Error          string    `json:"error,omitempty"`
+}
+
+// FromAuditEntry converts e for the wire.
+func FromAuditEntry(e audit.Entry) AuditEntry {
+	return AuditEntry{ID: e.ID, Time: e.Time.UTC(), Operator: e.Operator, Host: e.Host, Store: e.Store, Key: e.Key,
+		Action: e.Action.String(), Reason: e.Reason, Reverts: e.Reverts, Seen: e.Seen, RevisionBefore: e.RevisionBefore,
+		ValueBefore: e.ValueBefore, ValueAfter: e.ValueAfter, RevisionAfter: e.RevisionAfter,
+		Outcome: e.Outcome.String(), Error: e.Error}
+}
+
+// ToAuditEntry converts w back. An action or outcome this side does not
+// know stays zero, so that a newer server's entries still show.
+func (w AuditEntry) ToAuditEntry() audit.Entry {
+	e := audit.Entry{ID: w.ID, Time: w.Time, Operator: w.Operator, Host: w.Host, Store: w.Store, Key: w.Key,
+		Reason: w.Reason, Reverts: w.Reverts, Seen: w.Seen, RevisionBefore: w.RevisionBefore, ValueBefore: w.ValueBefore,
+		ValueAfter: w.ValueAfter, RevisionAfter: w.RevisionAfter, Error: w.Error}
+	_ = e.Action.UnmarshalText([]byte(w.Action))
+	_ = e.Outcome.UnmarshalText([]byte(w.Outcome))
+	return e
 }
 
 // Observed is a lease.Observation on the wire: the page classifies the

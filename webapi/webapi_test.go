@@ -70,7 +70,7 @@ func TestRequest(t *testing.T) {
 		Holder: "someone-else", AnyRevision: true}
 	got, err := roundTrip(t, FromRequest(req)).ToRequest()
 	want := req
-	want.Holder, want.AnyRevision = "", false // never cross
+	want.Holder, want.AnyRevision = "", false        // never cross
 	if err != nil || !reflect.DeepEqual(got, want) { // lease.Request holds a []byte: not comparable
 		t.Errorf("request through the wire = %+v, %v; want %+v", got, err, want)
 	}

@@ -23,6 +23,9 @@ type Backend struct {
 
 var _ tui.Backend = (*Backend)(nil)
 
+// The console reads the server's audit log through the client.
+var _ tui.AuditSource = (*Client)(nil)
+
 // Backend returns the Backend of the store named name in session s (as
 // Session or Login answered it); the error says when s has no such store.
 func (c *Client) Backend(s webapi.Session, name string) (*Backend, error) {
@@ -154,7 +157,9 @@ func expectDelim(d *json.Decoder, want json.Delim) error {
 //
 // The gateway always acts as the session's operator against the revision
 // seen: a request with Holder or AnyRevision set is refused here, as a
-// *lease.RequestError, rather than run as something else.
+// *lease.RequestError, rather than run as something else. A revert sends
+// the id it reverts and the reason, never a value: the gateway writes
+// back what its own audit log holds for that id.
 func (b *Backend) Do(ctx context.Context, req lease.Request) (lease.Result, error) {
 	if req.Holder != "" || req.AnyRevision {
 		return lease.Result{}, &lease.RequestError{Err: errors.New("webclient: the gateway acts as the session's holder, against the revision seen")}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leasectl/leasectl/audit"
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/webapi"
 )
@@ -196,6 +197,20 @@ func (c *Client) Stores(ctx context.Context) ([]webapi.Store, error) {
 		return nil, err
 	}
 	return s.Stores, nil
+}
+
+// Entries implements tui.AuditSource: the server's audit log
+// (webapi.PathAudit), oldest first, as the console's audit view shows it.
+func (c *Client) Entries(ctx context.Context) ([]audit.Entry, error) {
+	var ws []webapi.AuditEntry
+	if err := c.getJSON(ctx, webapi.PathAudit, nil, &ws); err != nil {
+		return nil, err
+	}
+	entries := make([]audit.Entry, len(ws))
+	for i, w := range ws {
+		entries[i] = w.ToAuditEntry()
+	}
+	return entries, nil
 }
 
 // storePath is pattern (one of webapi's store-scoped paths) for store.

@@ -125,7 +125,7 @@ func startGateway(t *testing.T, edit func(*gateway.Config), tls bool, sts ...gat
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Auditor = a
+		cfg.Auditor, cfg.AuditLog = a, g.audit
 	}
 	gw, err := gateway.New(cfg)
 	if err != nil {

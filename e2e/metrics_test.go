@@ -26,15 +26,27 @@ import (
 // commandTimeout, after which the process is killed.
 const metricsWait = 45 * time.Second
 
-// exportingURL matches the line where `leasectl metrics` says where it
-// serves.
-var exportingURL = regexp.MustCompile(`(?m)^leasectl metrics: serving (\S+)\n`)
-
-// TestMetricsExporter runs the real `leasectl metrics` over real etcd and
-// NATS, scrapes /metrics over HTTP as Prometheus does, lints every answer
-// as promtool check metrics would, and finds a planted overdue lease by
-// its key and in the counts; SIGTERM then stops it with status 0.
+// TestMetricsExporter runs the real `leasectl metrics`, and `leasectl
+// serve --metrics`, over real etcd and NATS, scrapes /metrics over HTTP as
+// Prometheus does, lints every answer as promtool check metrics would, and
+// finds a planted overdue lease by its key and in the counts; SIGTERM then
+// stops the process with status 0.
 func TestMetricsExporter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		// url matches the line where the process says where the metrics
+		// are.
+		url *regexp.Regexp
+	}{
+		{"metrics", []string{"metrics", "--listen", "127.0.0.1:0"}, regexp.MustCompile(`(?m)^leasectl metrics: serving (\S+)\n`)},
+		{"serve", []string{"serve", "--listen", "127.0.0.1:0", "--metrics"}, regexp.MustCompile(`(?m)^leasectl serve: metrics at (\S+) `)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testMetricsExporter(t, tc.args, tc.url) })
+	}
+}
+
+func testMetricsExporter(t *testing.T, args []string, exportingURL *regexp.Regexp) {
 	etcd, nats := newEtcd(t), newNATS(t)
 	es, ns := etcd.scope(t, "metrics"), nats.scope(t, "metrics")
 	dir := t.TempDir()
@@ -53,11 +65,11 @@ func TestMetricsExporter(t *testing.T) {
 		sc.put(t, sc.key("billing"), held.Encode())
 	}
 
-	p := command(t, "--config", conf, "metrics", "--listen", "127.0.0.1:0")
+	p := command(t, append([]string{"--config", conf}, args...)...)
 	var stdout, stderr cliLockedBuffer
 	p.cmd.Stdout, p.cmd.Stderr = &stdout, &stderr
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start leasectl metrics: %v", err)
+		t.Fatalf("start leasectl %v: %v", args, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -78,11 +90,11 @@ func TestMetricsExporter(t *testing.T) {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("leasectl metrics exited before printing its URL: %v\nstdout: %s\nstderr: %s", p.cmd.ProcessState, stdout.String(), stderr.String())
+			t.Fatalf("leasectl %v exited before printing its URL: %v\nstdout: %s\nstderr: %s", args, p.cmd.ProcessState, stdout.String(), stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("leasectl metrics printed no URL within %v\nstdout: %s\nstderr: %s", metricsWait, stdout.String(), stderr.String())
+			t.Fatalf("leasectl %v printed no URL within %v\nstdout: %s\nstderr: %s", args, metricsWait, stdout.String(), stderr.String())
 		}
 	}
 
@@ -139,10 +151,10 @@ func TestMetricsExporter(t *testing.T) {
 	case <-exited:
 		p.waited = true
 	case <-time.After(30 * time.Second):
-		t.Fatalf("leasectl metrics did not stop within 30s of SIGTERM\nstderr: %s", stderr.String())
+		t.Fatalf("leasectl %v did not stop within 30s of SIGTERM\nstderr: %s", args, stderr.String())
 	}
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("leasectl metrics exited %d after SIGTERM, want 0\nstderr: %s", code, stderr.String())
+		t.Errorf("leasectl %v exited %d after SIGTERM, want 0\nstderr: %s", args, code, stderr.String())
 	}
 }
 

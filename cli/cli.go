@@ -249,6 +249,7 @@ records what it holds).`,
 		newRevertCmd(cmds, g, in),
 		newAuditCmd(cmds, g),
 		newServeCmd(cmds, g),
+		newMetricsCmd(cmds, g),
 		newHistoryCmd(cmds, g),
 	)
 	return root

@@ -16,6 +16,7 @@ import (
 	"github.com/leasectl/leasectl/config"
 	"github.com/leasectl/leasectl/demo"
 	"github.com/leasectl/leasectl/gateway"
+	"github.com/leasectl/leasectl/metrics"
 	"github.com/leasectl/leasectl/site"
 	"github.com/leasectl/leasectl/stores"
 )
@@ -49,6 +50,7 @@ type serveFlags struct {
 	listen          string
 	tlsCert, tlsKey string
 	insecure        bool
+	metrics         bool
 }
 
 func newServeCmd(env Env, g *globals) *cobra.Command {
@@ -67,6 +69,10 @@ audit log, as the session's operator. --read-only, a store's read_only and an
 operator's read_only are enforced here. Without a configuration, serve serves
 the demo fleet.
 
+--metrics (or serve.metrics in the config) also serves the stores' metrics
+at /metrics, without a session: Prometheus cannot log in, and the metrics
+hold counts, times and key names, never values (see leasectl metrics).
+
 The default address is ` + defaultListen + `. An address beyond loopback needs
 --tls-cert and --tls-key, or --` + insecureFlag + `.`,
 		Args: args(0, 0),
@@ -82,6 +88,7 @@ The default address is ` + defaultListen + `. An address beyond loopback needs
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	fl.BoolVar(&f.insecure, insecureFlag, false, "allow plain HTTP on an address beyond loopback: tokens and sessions cross the network in clear")
+	fl.BoolVar(&f.metrics, "metrics", false, "also serve the stores' metrics at "+metrics.Path+", without a session, for Prometheus (default serve.metrics)")
 	return cmd
 }
 
@@ -91,6 +98,9 @@ type served struct {
 	listen string // serve.listen
 	stop   func()
 	note   string // printed under the URL
+	// metrics are the stores /metrics exports; metricsOn is serve.metrics.
+	metrics   []metrics.Store
+	metricsOn bool
 }
 
 // runServe serves until ctx ends (an interrupt), then shuts down: event
@@ -139,6 +149,15 @@ func runServe(ctx context.Context, env Env, g *globals, f *serveFlags) error {
 	if site.Built() {
 		cfg.Site = site.Handler()
 	}
+	if f.metrics || s.metricsOn {
+		c, err := newCollector(env, g, s.metrics, "leasectl serve: metrics:")
+		if err != nil {
+			return err
+		}
+		stopCollector := runCollector(ctx, c)
+		defer stopCollector()
+		cfg.Metrics = c.Handler()
+	}
 	gw, err := gateway.New(cfg)
 	if err != nil {
 		return err
@@ -168,6 +187,13 @@ func runServe(ctx context.Context, env Env, g *globals, f *serveFlags) error {
 		}
 	}()
 	printURL(env.Stdout, bound, tls, gw.OneTimeToken(), site.Built(), s.note)
+	if cfg.Metrics != nil {
+		u := url.URL{Scheme: "http", Host: bound, Path: metrics.Path}
+		if tls {
+			u.Scheme = "https"
+		}
+		fmt.Fprintf(env.Stdout, "leasectl serve: metrics at %s (no session needed)\n", u.String())
+	}
 
 	select {
 	case err := <-served:
@@ -235,7 +261,7 @@ func serveSetup(ctx context.Context, env Env, g *globals) (*served, error) {
 	if err != nil {
 		return nil, &exitError{ExitUsage, err}
 	}
-	s := &served{listen: c.Serve.Listen, stop: func() {}, cfg: gateway.Config{
+	s := &served{listen: c.Serve.Listen, stop: func() {}, metrics: metricStores(sel), metricsOn: c.Serve.Metrics, cfg: gateway.Config{
 		Operator: c.Operator, Auditor: auditLog, AuditLog: auditLog.Path(), ReadOnly: c.ReadOnly,
 	}}
 	if err := auditLog.Check(); err != nil {
@@ -288,7 +314,8 @@ func serveDemo(ctx context.Context, env Env, g *globals) (*served, error) {
 			AuditLog: auditLog.Path(),
 			ReadOnly: g.readOnly,
 		},
-		stop: stop,
-		note: fmt.Sprintf("serving the demo (no configuration found); its audit log is %s", path),
+		metrics: []metrics.Store{demoMetricStore(store)},
+		stop:    stop,
+		note:    fmt.Sprintf("serving the demo (no configuration found); its audit log is %s", path),
 	}, nil
 }

@@ -93,6 +93,9 @@ type Serve struct {
 	// Operators may log in with their tokens, any number of times; with
 	// none, serve prints a one-time token for the operator above.
 	Operators []ServeOperator `yaml:"operators"`
+	// Metrics serves the stores' metrics at /metrics, without a session
+	// (Prometheus cannot log in), as --metrics does.
+	Metrics bool `yaml:"metrics"`
 }
 
 // ServeOperator is one person (or team) who may log in to the gateway:
@@ -174,9 +177,37 @@ type Store struct {
 	Bucket string `yaml:"bucket"`
 	Creds  string `yaml:"creds"`
 
+	// Metrics says what `leasectl metrics` and serve's /metrics export of
+	// the store.
+	Metrics StoreMetrics `yaml:"metrics"`
+
 	// Inline secrets are refused with a pointer to the right field.
 	Password string `yaml:"password"`
 	Token    string `yaml:"token"`
+}
+
+// StoreMetrics is a store's metrics section.
+type StoreMetrics struct {
+	// PerLease exports series per lease key (expiry, acquisition, last
+	// completion, period, overdue, unfinished): six per key, so it is
+	// meant for stores with up to a few thousand keys.
+	PerLease bool `yaml:"per_lease"`
+}
+
+// UnmarshalYAML refuses fields it does not know: a store's custom
+// unmarshaler escapes the decoder's KnownFields check, and a misspelt
+// per_lease would otherwise be silently off.
+func (m *StoreMetrics) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: metrics: want a mapping, e.g. {per_lease: true}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value != "per_lease" {
+			return fmt.Errorf("line %d: field %s not found in a store's metrics (known: per_lease)", k.Line, k.Value)
+		}
+	}
+	type plain StoreMetrics
+	return n.Decode((*plain)(m))
 }
 
 // Path finds the config file: explicit, else $LEASECTL_CONFIG, else

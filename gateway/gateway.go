@@ -8,7 +8,8 @@
 // path), obtained by exchanging a token: the one-time token printed at start
 // when no operators are configured, or an operator's own token. Sessions
 // are random ids held in memory, carried by an HttpOnly, SameSite=Strict
-// cookie. Every POST must carry webapi.RequestHeader and an Origin equal to
+// cookie. Outside the API, /metrics answers without a session, and only
+// when Config.Metrics is set (serve --metrics). Every POST must carry webapi.RequestHeader and an Origin equal to
 // the server's own (403 otherwise), and a body of at most MaxBody bytes
 // (413). Writes are operator actions only — acquire, takeover, release,
 // and revert of an entry of the server's own audit log — run through
@@ -37,6 +38,7 @@ import (
 	"time"
 
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/metrics"
 	"github.com/leasectl/leasectl/stores"
 	"github.com/leasectl/leasectl/webapi"
 )
@@ -131,6 +133,11 @@ type Config struct {
 	// Hosts are the Host headers accepted (e.g. "127.0.0.1:8080",
 	// "localhost:8080"), against DNS rebinding; empty accepts any.
 	Hosts []string
+	// Metrics, when set, answers GET metrics.Path without a session, for
+	// Prometheus, which cannot log in; it must expose nothing a session
+	// guards (package metrics exports counts, times and key names, never
+	// values, and writes nothing). Nil leaves the path to the site.
+	Metrics http.Handler
 }
 
 // Gateway is the http.Handler of `leasectl serve`. It is safe for
@@ -269,6 +276,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.hosts != nil && !g.hosts[strings.ToLower(r.Host)] {
 		// A name that is not ours pointing at us: DNS rebinding.
 		writeError(rec, http.StatusMisdirectedRequest, webapi.CodeForbidden, "unknown host")
+		return
+	}
+	if g.cfg.Metrics != nil && r.URL.Path == metrics.Path {
+		h.Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(rec, "metrics: GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		g.cfg.Metrics.ServeHTTP(rec, r)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, webapi.PathPrefix) {

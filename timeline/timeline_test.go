@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -105,8 +106,6 @@ func TestRenderFleet(t *testing.T) {
 	now := at(900)
 	tl := Build(Input{Key: "exports/orders", Changes: h.changes, Actions: actions, Now: now, Thresholds: lease.DefaultThresholds()})
 	for _, w := range []int{80, 120} {
-		golden(t, "fleet_"+itoa(w)+".golden", Render(tl, w, now, DefaultStyles(true)))
+		golden(t, "fleet_"+strconv.Itoa(w)+".golden", Render(tl, w, now, DefaultStyles(true)))
 	}
 }
-
-func itoa(n int) string { return fmtInt(n) }

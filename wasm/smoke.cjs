@@ -102,9 +102,9 @@ function frame(lines) {
     return `header ${JSON.stringify(header)} is not ${term.cols} cells ending "operator:browser"`;
   }
   // The key column narrows with the terminal, keeping a key's last
-  // segment: "expor…/legacy-billing". The status line may name a key too,
+  // segment: "expo…/legacy-billing". The status line may name a key too,
   // so a row is looked for among the lines that start like a table row.
-  const rows = lines.filter((l) => /^.?\s*demo\s+expor/.test(l));
+  const rows = lines.filter((l) => /^.?\s*demo\s+expo/.test(l));
   for (const key of ["exports/orders", "exports/payments", "/legacy-billing"]) {
     if (!lines.some((l) => l.includes(key))) {
       return `no line shows ${key}`;

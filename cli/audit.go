@@ -15,6 +15,7 @@ import (
 	"github.com/leasectl/leasectl/lease"
 	"github.com/leasectl/leasectl/safetext"
 	"github.com/leasectl/leasectl/timetext"
+	"github.com/leasectl/leasectl/webapi"
 )
 
 // auditFlags are the audit command's filters and format.
@@ -106,41 +107,14 @@ func newestFirst(entries []audit.Entry) {
 	slices.SortStableFunc(entries, func(a, b audit.Entry) int { return b.Time.Compare(a.Time) })
 }
 
-// auditJSON is one entry in audit -o json. Byte slices encode as base64,
-// nil as null, as in the log.
-type auditJSON struct {
-	ID             string  `json:"id"`
-	Time           string  `json:"time"`
-	Operator       string  `json:"operator"`
-	Host           string  `json:"host"`
-	Store          string  `json:"store"`
-	Key            string  `json:"key"`
-	Action         string  `json:"action"`
-	Reason         string  `json:"reason"`
-	Outcome        string  `json:"outcome"`
-	Reverts        string  `json:"reverts,omitempty"`
-	Seen           *uint64 `json:"seen,omitempty"`
-	RevisionBefore uint64  `json:"revision_before"`
-	RevisionAfter  uint64  `json:"revision_after"`
-	ValueBefore    []byte  `json:"value_before"`
-	ValueAfter     []byte  `json:"value_after"`
-	Error          string  `json:"error,omitempty"`
-}
-
-// writeAuditJSON writes entries as one indented JSON array, made
+// writeAuditJSON writes entries as one indented JSON array (webapi.AuditEntry), made
 // terminal-safe (safetext.JSON) without changing what it decodes to.
 func writeAuditJSON(w io.Writer, entries []audit.Entry) error {
-	out := make([]auditJSON, len(entries))
+	// The same shape as the gateway's GET audit, so that a script reads
+	// both alike.
+	out := make([]webapi.AuditEntry, len(entries))
 	for i, e := range entries {
-		out[i] = auditJSON{
-			ID: e.ID, Time: e.Time.UTC().Format(time.RFC3339Nano), Operator: e.Operator, Host: e.Host,
-			Store: e.Store, Key: e.Key, Action: e.Action.String(), Reason: e.Reason, Outcome: e.Outcome.String(),
-			Reverts: e.Reverts, RevisionBefore: e.RevisionBefore, RevisionAfter: e.RevisionAfter,
-			ValueBefore: e.ValueBefore, ValueAfter: e.ValueAfter, Error: e.Error,
-		}
-		if e.Seen != 0 {
-			out[i].Seen = &e.Seen
-		}
+		out[i] = webapi.FromAuditEntry(e)
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

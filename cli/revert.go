@@ -80,32 +80,12 @@ func runRevert(ctx context.Context, env Env, g *globals, in *interrupts, id stri
 		return &exitError{ExitUsage, fmt.Errorf("revert: %s was on store %s, which is not configured: %w", safetext.Clean(e.ID), safetext.Clean(e.Store), err)}
 	}
 	s := sel[0]
-	if err := writable(c, s); err != nil {
-		return err
-	}
-	log, err := audit.NewFile(c.AuditLog, audit.WithWarn(func(msg string) {
-		fmt.Fprintln(env.Stderr, "leasectl: warning:", msg)
-	}))
+	w, closeStore, err := openWriter(ctx, env, g, in, c, s, f.allowOutside)
 	if err != nil {
 		return err
 	}
-	if err := log.Check(); err != nil {
-		return fmt.Errorf("refusing to write: the audit log is not writable: %w", err)
-	}
-	o, err := open(ctx, c, s, g.timeout)
-	if err != nil {
-		return err
-	}
-	defer o.close()
-	scope := s.Prefix
-	if f.allowOutside {
-		scope = ""
-	}
-	op, err := newOperator(c, o, env, lease.WithAuditor(log), lease.WithCallTimeout(g.timeout), lease.WithScope(scope))
-	if err != nil {
-		return err
-	}
-	w := &writer{env: env, store: s, op: op, in: in, timeout: g.timeout}
+	defer closeStore()
+	op := w.op
 	if err := w.check(req); err != nil {
 		return err
 	}

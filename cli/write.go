@@ -142,6 +142,40 @@ type writer struct {
 	timeout time.Duration
 }
 
+// openWriter makes the writer of an operator action on store s: it refuses
+// a read-only store and an audit log that cannot be written, opens the
+// store and builds the lease operator, audited, bounded by --timeout and
+// scoped to the store's prefix unless allowOutside. closeStore closes the
+// store.
+func openWriter(ctx context.Context, env Env, g *globals, in *interrupts, c *config.Config, s config.Store, allowOutside bool) (w *writer, closeStore func(), err error) {
+	if err := writable(c, s); err != nil {
+		return nil, nil, err
+	}
+	log, err := audit.NewFile(c.AuditLog, audit.WithWarn(func(msg string) {
+		fmt.Fprintln(env.Stderr, "leasectl: warning:", msg)
+	}))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := log.Check(); err != nil {
+		return nil, nil, fmt.Errorf("refusing to write: the audit log is not writable: %w", err)
+	}
+	o, err := open(ctx, c, s, g.timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	scope := s.Prefix
+	if allowOutside {
+		scope = ""
+	}
+	op, err := newOperator(c, o, env, lease.WithAuditor(log), lease.WithCallTimeout(g.timeout), lease.WithScope(scope))
+	if err != nil {
+		o.close()
+		return nil, nil, err
+	}
+	return &writer{env: env, store: s, op: op, in: in, timeout: g.timeout}, o.close, nil
+}
+
 // runWrite runs one operator action. Everything that can be refused is
 // refused before the store is written, and before anyone is asked to
 // confirm (exit 2): the rules that need no store, the config, a read-only
@@ -170,32 +204,12 @@ func runWrite(ctx context.Context, env Env, g *globals, in *interrupts, req leas
 	if err != nil {
 		return err
 	}
-	if err := writable(c, s); err != nil {
-		return err
-	}
-	log, err := audit.NewFile(c.AuditLog, audit.WithWarn(func(msg string) {
-		fmt.Fprintln(env.Stderr, "leasectl: warning:", msg)
-	}))
+	w, closeStore, err := openWriter(ctx, env, g, in, c, s, f.allowOutside)
 	if err != nil {
 		return err
 	}
-	if err := log.Check(); err != nil {
-		return fmt.Errorf("refusing to write: the audit log is not writable: %w", err)
-	}
-	o, err := open(ctx, c, s, g.timeout)
-	if err != nil {
-		return err
-	}
-	defer o.close()
-	scope := s.Prefix
-	if f.allowOutside {
-		scope = ""
-	}
-	op, err := newOperator(c, o, env, lease.WithAuditor(log), lease.WithCallTimeout(g.timeout), lease.WithScope(scope))
-	if err != nil {
-		return err
-	}
-	w := &writer{env: env, store: s, op: op, in: in, timeout: g.timeout}
+	defer closeStore()
+	op := w.op
 	// Refuse before reading the key too. Until it is read, the revision of
 	// a release without --revision is not known: check the other rules
 	// with any revision.

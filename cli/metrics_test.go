@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
-
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/metrics/metricstest"
 )
 
 // exporting is a running `leasectl metrics`, in process.
@@ -74,39 +71,7 @@ func (e *exporting) stop() int {
 // linting each answer; it fails t on a lint problem or after 30s.
 func scrapeLinted(t *testing.T, url string, wants ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatalf("GET %s: %v", url, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s = %s, %v:\n%s", url, resp.Status, err, body)
-		}
-		problems, err := promlint.New(bytes.NewReader(body)).Lint()
-		if err != nil {
-			t.Fatalf("lint %s: %v", url, err)
-		}
-		for _, p := range problems {
-			t.Errorf("lint: %s: %s", p.Metric, p.Text)
-		}
-		missing := ""
-		for _, w := range wants {
-			if !bytes.Contains(body, []byte(w)) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return string(body)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s has no %q within 30s:\n%s", url, missing, body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return string(metricstest.ScrapeLinted(t, url, 30*time.Second, nil, wants...))
 }
 
 func TestMetricsDemo(t *testing.T) {

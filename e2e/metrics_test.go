@@ -3,10 +3,7 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
-
 	"github.com/leasectl/leasectl/lease"
+	"github.com/leasectl/leasectl/metrics/metricstest"
 )
 
 // metricsWait bounds the wait for the exporter to start and to show what
@@ -111,39 +107,7 @@ func testMetricsExporter(t *testing.T, args []string, exportingURL *regexp.Regex
 		`leasectl_lease_expires_timestamp_seconds{key="metrics/orders",store="etcd"} ` + strconv.FormatFloat(float64(overdue.ExpiresAtUnix), 'g', -1, 64),
 		`leasectl_lease_period_seconds{key="metrics/orders",store="nats"} 600`,
 	}
-	var body []byte
-	for deadline := time.Now().Add(metricsWait); ; {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatalf("GET %s: %v\nstdout: %s\nstderr: %s", url, err, stdout.String(), stderr.String())
-		}
-		body, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s = %s, %v:\n%s", url, resp.Status, err, body)
-		}
-		problems, err := promlint.New(bytes.NewReader(body)).Lint()
-		if err != nil {
-			t.Fatalf("lint: %v\n%s", err, body)
-		}
-		for _, p := range problems {
-			t.Errorf("lint: %s: %s", p.Metric, p.Text)
-		}
-		missing := ""
-		for _, w := range wants {
-			if !bytes.Contains(body, []byte(w)) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s has no %q within %v:\n%s\nstderr: %s", url, missing, metricsWait, body, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	body := metricstest.ScrapeLinted(t, url, metricsWait, func() string { return "stderr: " + stderr.String() }, wants...)
 	t.Logf("scraped %s: %d bytes; the leasectl_ series:\n%s", url, len(body), leasectlLines(body))
 
 	p.cmd.Process.Signal(syscall.SIGTERM)
